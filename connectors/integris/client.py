@@ -1,0 +1,156 @@
+"""Datashare over HTTP: OAuth client credentials, cursor paging, and the errors of the wire spec.
+
+Retries, back-off and redaction come from core's HttpClient; this module only knows what
+Datashare's statuses and pages mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import msgspec
+
+from mis_sync.core.errors import SourceError
+from mis_sync.core.http import HttpClient
+
+from . import wire
+
+
+class Fetched(msgspec.Struct):
+    """Every decoded record per resource, and the records that failed validation."""
+
+    records: dict[str, list]
+    invalid: list[tuple[str, str | None, str]]  # (resource, id, reason)
+
+
+class Datashare:
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        school_id: str,
+        client_id: str,
+        client_secret: str,
+        limit: int = 500,
+    ) -> None:
+        self.http = http
+        self.school_id = school_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.limit = limit
+        self.token: str | None = None
+        http.add_secret(client_secret)
+
+    def authenticate(self) -> None:
+        response = self.http.request(
+            "POST",
+            "/oauth/token",
+            what="token request",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+            },
+        )
+        if response.status_code == 401:
+            raise SourceError(
+                f"Datashare rejected the client credentials of client_id {self.client_id!r}"
+                f" ({_error_code(response) or 'HTTP 401'})"
+            )
+        if response.status_code != 200:
+            raise SourceError(f"token request: unexpected HTTP {response.status_code}")
+        try:
+            token = msgspec.json.decode(response.content)["access_token"]
+        except (msgspec.DecodeError, KeyError, TypeError):
+            raise SourceError("token request: the answer holds no access_token") from None
+        if not isinstance(token, str) or not token:
+            raise SourceError("token request: the answer holds no access_token")
+        self.http.add_secret(token)
+        self.token = token
+
+    def fetch_all(self, progress: Callable[[str, int, int | None], None]) -> Fetched:
+        self.authenticate()
+        records: dict[str, list] = {}
+        invalid: list[tuple[str, str | None, str]] = []
+        for resource in wire.RESOURCES:
+            records[resource] = self.fetch(resource, invalid, progress)
+        return Fetched(records=records, invalid=invalid)
+
+    def fetch(self, resource: str, invalid: list, progress) -> list:
+        decode = wire.DECODERS[resource].decode
+        out: list = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        page_no = 0
+        while True:
+            page_no += 1
+            where = f"{resource} page {page_no}"
+            params = {"limit": self.limit}
+            if cursor is not None:
+                params["cursor"] = cursor
+            response = self._get(f"/v1/schools/{self.school_id}/{resource}", params, where)
+            try:
+                page = wire.PAGE_DECODER.decode(response.content)
+            except msgspec.ValidationError as exc:
+                raise SourceError(f"{where}: the page has the wrong shape: {exc}") from None
+            except msgspec.DecodeError as exc:
+                raise SourceError(f"{where}: the body is not JSON ({exc})") from None
+            for raw in page.data:
+                try:
+                    out.append(decode(raw))
+                except msgspec.ValidationError as exc:
+                    invalid.append((resource, *wire.describe_invalid(resource, bytes(raw), exc)))
+            progress(resource, len(out), page.meta.total)
+            cursor = page.meta.next_cursor
+            if not cursor:
+                return out
+            if cursor in seen:
+                raise SourceError(
+                    f"{where}: next_cursor repeats an earlier cursor; stopped instead of looping"
+                )
+            seen.add(cursor)
+
+    def _get(self, url: str, params: dict, where: str) -> httpx.Response:
+        refreshed = False
+        while True:
+            response = self.http.request(
+                "GET",
+                url,
+                what=where,
+                params=params,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+            status = response.status_code
+            if status == 200:
+                return response
+            if status == 401 and not refreshed:
+                refreshed = True  # the token expired: one new token, one more try
+                self.authenticate()
+                continue
+            if status == 401:
+                raise SourceError(f"{where}: Datashare refused a fresh token (HTTP 401)")
+            if status == 403:
+                permission = _json(response).get("permission") or "unknown"
+                raise SourceError(
+                    f"{where}: the school has not granted the Datashare permission"
+                    f" {permission!r} ({_error_code(response) or 'HTTP 403'})"
+                )
+            if status == 404:
+                raise SourceError(
+                    f"{where}: Datashare knows no school with id {self.school_id!r} (HTTP 404)"
+                )
+            raise SourceError(f"{where}: unexpected HTTP {status}")
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    code = _json(response).get("error")
+    return code if isinstance(code, str) else None

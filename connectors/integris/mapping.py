@@ -1,0 +1,167 @@
+"""Datashare records → canonical records: the rules of sync-rules.md marked (Integris).
+
+Eligibility is not judged here: this module only says which Integris types qualify (by giving
+them a kind) and how fields map; core decides what is kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mis_sync.core.schema import (
+    Class,
+    ClassTeacher,
+    Contact,
+    ContactLink,
+    Dataset,
+    Group,
+    Student,
+    Teacher,
+)
+
+from . import wire
+from .client import Fetched
+
+CLASS_KINDS = {"Teaching set": "class", "Registration": "registration", "Mixed group": "custom"}
+GROUP_KINDS = {"Student group": "student", "House group": "house", "Year group": "year"}
+_TWO_PEOPLE = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
+
+
+def text(value: str | None) -> str | None:
+    """Trimmed; blank (null, missing or "") is not set."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def email(value: str | None) -> str | None:
+    value = text(value)
+    return value.lower() if value else None
+
+
+def to_dataset(fetched: Fetched) -> Dataset:
+    ds = Dataset()
+    for resource, rid, reason in fetched.invalid:
+        ds.reject(wire.RESOURCES[resource][1], rid, reason)
+    rec = fetched.records
+    ds.add("students", (student(s) for s in rec.get("students", [])))
+    split: dict[str, list[str]] = {}
+    relationship: dict[str, str | None] = {}
+    for c in rec.get("contacts", []):
+        people = contacts(c)
+        ds.add("contacts", people)
+        split[people[0].split_from or people[0].id] = [p.id for p in people]
+        relationship[c.contact_id.strip()] = text(c.relationship)
+    for link in rec.get("contact-links", []):
+        original = link.contact_id.strip()
+        ds.add(
+            "contact-links",
+            (
+                ContactLink(
+                    student_id=link.student_id.strip(),
+                    contact_id=cid,
+                    relationship=text(link.relationship) or relationship.get(original),
+                    parental_responsibility=link.parental_responsibility is True,
+                    priority=1,
+                )
+                for cid in split.get(original, [original])
+            ),
+        )
+    ds.add("teachers", (teacher(s) for s in rec.get("staff", [])))
+    ds.add("classes", (klass(c) for c in rec.get("classes", [])))
+    ds.add("groups", (group(g) for g in rec.get("groups", [])))
+    return ds
+
+
+def student(s: wire.Student) -> Student:
+    return Student(
+        id=s.student_id.strip(),
+        known_name=text(s.known_name) or text(s.legal_forename),
+        surname=text(s.surname),
+        year_group=text(s.year_group),
+        registration_class=text(s.registration_group),
+        date_of_birth=text(s.date_of_birth),
+    )
+
+
+def contacts(c: wire.Contact) -> list[Contact]:
+    """One contact, or two when the title names two people ("Mr and Mrs", "Dr & Mr")."""
+    cid = c.contact_id.strip()
+    base = dict(email=email(c.email), phone=text(c.phone), priority=1)
+    titles = _TWO_PEOPLE.split(text(c.title) or "")
+    if len(titles) != 2 or not all(titles):
+        return [
+            Contact(
+                id=cid,
+                title=text(c.title),
+                forename=text(c.forename),
+                surname=text(c.surname),
+                **base,
+            )
+        ]
+    forenames, surnames = _pair(c.forename), _pair(c.surname)
+    return [
+        Contact(
+            id=f"{cid}-{n + 1}",
+            title=titles[n],
+            forename=forenames[n],
+            surname=surnames[n],
+            split_from=cid,
+            **base,
+        )
+        for n in range(2)
+    ]
+
+
+def _pair(value: str | None) -> tuple[str | None, str | None]:
+    value = text(value)
+    parts = _TWO_PEOPLE.split(value) if value else []
+    if len(parts) == 2 and all(parts):
+        return parts[0], parts[1]
+    return value, value
+
+
+def teacher(s: wire.Staff) -> Teacher:
+    return Teacher(
+        id=s.staff_id.strip(),
+        title=text(s.title),
+        forename=text(s.forename),
+        surname=text(s.surname),
+        email=email(s.email),
+    )
+
+
+def klass(c: wire.Class) -> Class:
+    kind = CLASS_KINDS.get(text(c.type) or "")
+    if kind == "registration":
+        ids = [text(c.staff_id1), text(c.staff_id2)]
+        teachers = [
+            ClassTeacher(teacher_id=tid, role="main" if n == 0 else "supervisor")
+            for n, tid in enumerate(t for t in ids if t)
+        ]
+    else:
+        teachers = [ClassTeacher(teacher_id=tid, role="teacher") for tid in _ids(c.staff_ids)]
+    return Class(
+        id=c.class_id.strip(),
+        code=text(c.class_code),
+        description=text(c.description),
+        kind=kind,
+        teachers=teachers,
+        student_ids=_ids(c.student_ids),
+        source_type=text(c.type),
+    )
+
+
+def group(g: wire.Group) -> Group:
+    return Group(
+        id=g.group_id.strip(),
+        description=text(g.description),
+        kind=GROUP_KINDS.get(text(g.type) or ""),
+        student_ids=_ids(g.student_ids),
+        source_type=text(g.type),
+    )
+
+
+def _ids(values: list[str] | None) -> list[str]:
+    return [v for v in (text(x) for x in values or ()) if v]

@@ -1,0 +1,1 @@
+"""mis_sync.core: the framework; it knows no MIS."""

@@ -1,0 +1,365 @@
+"""The `mis-sync` command: parse, call the pipeline or the store, print. Nothing else.
+
+Heavy modules (SQLAlchemy, httpx, rich) are imported inside commands so that `--help` and
+shell completion stay fast. Errors go to stderr as one line; exit codes are those of cli.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+ENTITY = click.Choice(["students", "contacts", "contact-links", "teachers", "classes", "groups"])
+DEMO_KEY = "demo"
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"mis-sync: {message}", err=True)
+    sys.exit(code)
+
+
+def handled(command):
+    """Turn the errors a run can end with into one line on stderr and the right exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .errors import MisSyncError
+
+        try:
+            return command(*args, **kwargs)
+        except MisSyncError as exc:
+            _fail(f"error: {exc}", exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was stored", 1)
+
+    return wrapper
+
+
+class Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config = None
+
+    @property
+    def config(self):
+        if self._config is None:
+            from .config import find_config, load_config
+
+            self._config = load_config(find_config(self.config_path))
+        return self._config
+
+    def store(self):
+        from .store import Store
+
+        return Store(self.config.database)
+
+    def school_key(self, given: str | None) -> str:
+        """`--school` may be left out when there is one school, or none (the demo school)."""
+        from .errors import ConfigError
+
+        if given:
+            return given
+        schools = sorted(self.config.schools)
+        if len(schools) == 1:
+            return schools[0]
+        if not schools:
+            return DEMO_KEY
+        raise ConfigError(f"several schools are configured; pass --school ({', '.join(schools)})")
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (else $MIS_SYNC_CONFIG, ./mis-sync.toml).",
+)
+@click.version_option(package_name="mis-sync")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Sync school data from a school MIS into your own database, and explain what was left out."""
+    ctx.obj = Context(config_path)
+
+
+@main.command()
+@click.argument("connector")
+@click.option("--school", help="Only this school (default: every school using CONNECTOR).")
+@click.option("--demo", is_flag=True, help="Sync the connector's bundled demo school.")
+@click.option("--dry-run", is_flag=True, help="Fetch and diff, but write nothing.")
+@click.option(
+    "--allow-mass-delete", is_flag=True, help="Let through a run that deletes many records."
+)
+@click.option("--wait", is_flag=True, help="Wait for another run of the same school to finish.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+@handled
+def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, as_json):
+    """Run one sync: fetch, map, filter, diff and store."""
+    from . import pipeline
+    from .errors import ConfigError, MisSyncError
+
+    config = ctx.config
+    transport = None
+    if demo:
+        from . import plugins
+
+        found = plugins.manager(connector).hook.mis_sync_demo()
+        if found is None:
+            raise ConfigError(f"connector {connector!r} has no demo school")
+        config.schools = {DEMO_KEY: found.options}
+        config.path = None
+        transport = found.transport
+        keys = [DEMO_KEY]
+    elif school:
+        keys = [school]
+    else:
+        keys = sorted(k for k, v in config.schools.items() if v.get("connector") == connector)
+        if not keys:
+            raise ConfigError(
+                f"no school in {config.path or 'the config (none found)'} uses connector"
+                f" {connector!r}; try --demo"
+            )
+    store = ctx.store()
+    results, worst = [], 0
+    for key in keys:
+        try:
+            sch, pm = pipeline.prepare(config, key)
+            if sch.connector != connector:
+                raise ConfigError(
+                    f"school {key!r} uses connector {sch.connector!r}, not {connector!r}"
+                )
+            with _progress(f"{key}", as_json) as progress:
+                result = pipeline.run_school(
+                    store,
+                    sch,
+                    pm,
+                    transport=transport,
+                    progress=progress,
+                    dry_run=dry_run,
+                    allow_mass_delete=allow_mass_delete,
+                    wait=wait,
+                )
+        except MisSyncError as exc:
+            if len(keys) == 1:
+                raise
+            click.echo(f"mis-sync: error: {exc}", err=True)
+            worst = max(worst, exc.exit_code)
+            results.append({"school": key, "status": "failed", "message": str(exc)})
+            continue
+        results.append(result)
+    if as_json:
+        _print_json(results[0] if len(keys) == 1 else results)
+    else:
+        for result in results:
+            _print_summary(result)
+    sys.exit(worst)
+
+
+@main.command()
+@click.option("--school", help="Only this school.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_ctx
+@handled
+def runs(ctx: Context, school, as_json):
+    """List past runs: when, status and counts."""
+    rows = ctx.store().runs(school)
+    if as_json:
+        return _print_json(rows)
+    _table(
+        "Runs",
+        [
+            "run",
+            "school",
+            "connector",
+            "status",
+            "started",
+            "inserted",
+            "updated",
+            "deleted",
+            "left_out",
+            "message",
+        ],
+        rows,
+    )
+
+
+@main.command()
+@click.option("--school", help="The school (optional when one is configured).")
+@click.option("--run", "run_no", type=int, help="The run (default: the latest completed run).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_ctx
+@handled
+def changes(ctx: Context, school, run_no, as_json):
+    """Show the change events of a run, with old and new field values."""
+    rows = ctx.store().changes(ctx.school_key(school), run_no)
+    if as_json:
+        return _print_json(rows)
+    _table(
+        "Changes",
+        ["run", "entity", "id", "op", "changes"],
+        [{**r, "changes": _fmt_changes(r["changes"])} for r in rows],
+    )
+
+
+@main.command()
+@click.argument("entity", type=ENTITY)
+@click.argument("record_id")
+@click.option("--school", help="The school (optional when one is configured).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_ctx
+@handled
+def explain(ctx: Context, entity, record_id, school, as_json):
+    """Say whether a record is kept and, if not, the chain of reasons."""
+    answer = ctx.store().explain(ctx.school_key(school), entity, record_id)
+    if as_json:
+        return _print_json(answer)
+    click.echo(f"{entity} {record_id}: {'kept' if answer['kept'] else 'left out'}")
+    for n, reason in enumerate(answer["reasons"]):
+        click.echo(f"{'  ' * (n + 1)}{'because ' if n else ''}{reason}")
+
+
+@main.command()
+@click.argument("entity", type=ENTITY)
+@click.option("--school", help="The school (optional when one is configured).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@pass_ctx
+@handled
+def export(ctx: Context, entity, school, fmt):
+    """Print the kept records of one entity as JSON or CSV."""
+    from .pipeline import local_fields
+    from .plugins import manager
+
+    store = ctx.store()
+    local = local_fields(manager(_NoConnector()))
+    rows = store.export(ctx.school_key(school), entity, local)
+    if fmt == "json":
+        return _print_json(rows)
+    import csv
+
+    from .schema import export_fields
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=export_fields(entity), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
+        )
+
+
+@main.command(name="set")
+@click.argument("entity", type=click.Choice(["teacher"]))
+@click.argument("record_id")
+@click.argument("field", type=click.Choice(["room"]))
+@click.argument("value")
+@click.option("--school", help="The school (optional when one is configured).")
+@pass_ctx
+@handled
+def set_local(ctx: Context, entity, record_id, field, value, school):
+    """Set a school-owned field that no sync overwrites."""
+    key = ctx.school_key(school)
+    ctx.store().set_local(key, entity + "s", record_id, field, value)
+    click.echo(f"{entity} {record_id}: {field} = {value!r}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def connectors(as_json):
+    """List the installed connectors and plugins, with versions."""
+    from .plugins import installed_connectors, installed_plugins
+
+    rows = [
+        {"kind": "connector", "name": n, "version": v}
+        for n, v in sorted(installed_connectors().items())
+    ]
+    rows += [
+        {"kind": "plugin", "name": n, "version": v} for n, v in sorted(installed_plugins().items())
+    ]
+    if as_json:
+        return _print_json(rows)
+    _table("Installed", ["kind", "name", "version"], rows)
+
+
+class _NoConnector:
+    """Stands in for a connector where a command needs only core's and plugins' hooks."""
+
+
+# -- printing -------------------------------------------------------------------------------
+
+
+def _print_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _fmt_changes(changes: dict) -> str:
+    if "reason" in changes and len(changes) == 1:
+        return changes["reason"]
+    return "; ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in changes.items())
+
+
+def _table(title: str, columns: list[str], rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    Console().print(table)
+
+
+def _print_summary(result: dict) -> None:
+    from rich.console import Console
+
+    console = Console()
+    if result.get("status") == "failed":
+        console.print(f"[bold]{result['school']}[/]: failed: {result['message']}", markup=True)
+        return
+    counts = ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "deleted", "left_out"))
+    label = "dry run (nothing written)" if result["status"] == "dry-run" else f"run {result['run']}"
+    console.print(f"[bold]{result['school']}[/]: {label}: {counts}")
+    if not any(result[k] for k in ("inserted", "updated", "deleted")):
+        console.print("  no changes")
+    for reason, count in result["left_out_by_reason"].items():
+        console.print(f"  left out {count:>5}  {reason}", markup=False, highlight=False)
+    if result["near_duplicates"]:
+        console.print(
+            f"  {len(result['near_duplicates'])} near-duplicate contact pairs"
+            " to check at source (see run --json)"
+        )
+
+
+class _progress:
+    """A rich progress bar on a terminal; silent when stdout is not one (cron, pipes, --json)."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label = label
+        self.enabled = not quiet and sys.stdout.isatty()
+        self.bar = None
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True)
+        self.bar.start()
+        return self.update
+
+    def update(self, resource: str, done: int, total: int | None) -> None:
+        if resource not in self.tasks:
+            self.tasks[resource] = self.bar.add_task(f"{self.label}: {resource}", total=total)
+        self.bar.update(self.tasks[resource], completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,30 @@
+"""The errors a run can end with; each carries the exit code of cli.md, so the CLI need not
+know which stage raised it."""
+
+
+class MisSyncError(Exception):
+    exit_code = 1
+
+
+class SourceError(MisSyncError):
+    """The MIS failed: network, auth, permission or malformed data. Nothing is stored."""
+
+    exit_code = 1
+
+
+class ConfigError(MisSyncError):
+    """Usage or config error."""
+
+    exit_code = 2
+
+
+class SafeguardStop(MisSyncError):
+    """A safeguard (mass delete) stopped the run before it wrote anything."""
+
+    exit_code = 3
+
+
+class SchoolBusy(MisSyncError):
+    """Another run holds this school's lock."""
+
+    exit_code = 4

@@ -1,0 +1,134 @@
+"""The HTTP client every connector shares: timeouts, bounded retries, Retry-After, redaction.
+
+What is not MIS-specific lives here so the next connector gets it for free: which statuses
+are transient, how long to wait, when to give up, and that no secret reaches a message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+import httpx
+import msgspec
+
+from .errors import ConfigError, SourceError
+
+TRANSIENT = frozenset({429, 500, 502, 503, 504})
+
+
+class RetryPolicy(msgspec.Struct, kw_only=True, frozen=True):
+    tries: int = 5  # attempts in all, the first included
+    base: float = 0.5  # first back-off in seconds, doubled each try
+    cap: float = 30.0  # longest single wait
+    budget: float = 120.0  # longest total wait before the run fails
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def check_base_url(url: str) -> None:
+    """HTTPS in production; plain HTTP only to loopback (tests, the fake server)."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https":
+        return
+    if parsed.scheme == "http" and _is_loopback(parsed.host):
+        return
+    raise ConfigError(f"base_url {url!r}: must be https:// (plain http only to loopback)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpClient:
+    """An httpx.Client that retries transient failures within a bounded budget."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        check_base_url(base_url)
+        self.retry = retry
+        self.sleep = sleep
+        self.secrets = {s for s in secrets if s}
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            timeout=timeout,
+            headers={"User-Agent": "mis-sync"},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def add_secret(self, value: str) -> None:
+        """Register a value (a token) that must never appear in a message."""
+        self.secrets.add(value)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def request(self, method: str, url: str, *, what: str, **kwargs) -> httpx.Response:
+        """Send, retrying 429/5xx and transport errors; `what` names the call in messages."""
+        started = time.monotonic()
+        waited = 0.0
+        for attempt in range(1, self.retry.tries + 1):
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                response, problem = None, f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code not in TRANSIENT:
+                    return response
+                problem = f"HTTP {response.status_code}"
+            delay = self._delay(attempt, response)
+            if attempt == self.retry.tries or waited + delay > self.retry.budget:
+                elapsed = time.monotonic() - started
+                raise SourceError(
+                    self.redact(
+                        f"{what}: gave up after {attempt} tries over {elapsed:.1f}s"
+                        f" (last: {problem})"
+                    )
+                )
+            self.sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        """Retry-After when the server sends one, else exponential back-off with jitter."""
+        header = response.headers.get("Retry-After") if response is not None else None
+        if header:
+            seconds = _retry_after_seconds(header)
+            if seconds is not None:
+                return max(0.0, seconds)
+        backoff = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))
+        return backoff * (0.5 + random.random() / 2)
+
+
+def _retry_after_seconds(header: str) -> float | None:
+    try:
+        return float(header)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time()

@@ -1,0 +1,111 @@
+"""One run: fetch → map → merge → filter → diff → commit, for one school, under its lock.
+
+Each stage takes the previous stage's output; nothing reaches back. Whatever goes wrong, the
+run row ends as `failed` or `stopped` with its message, and no record has changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pluggy
+
+from . import plugins
+from .config import Config, School, bind_school
+from .errors import ConfigError, MisSyncError, SafeguardStop, SourceError
+from .store import Store
+
+
+def local_fields(pm: pluggy.PluginManager) -> dict[str, set[str]]:
+    fields: dict[str, set[str]] = {}
+    pm.hook.mis_sync_local_fields(register=lambda e, f: fields.setdefault(e, set()).add(f))
+    return fields
+
+
+def school_for(config: Config, key: str, pm: pluggy.PluginManager) -> School:
+    return bind_school(config, key, [t for t in pm.hook.mis_sync_options() if t is not None])
+
+
+def prepare(
+    config: Config, key: str, plugin_objects: tuple = ()
+) -> tuple[School, pluggy.PluginManager]:
+    """The school's plugin manager (its connector, then every plugin) and its checked config."""
+    connector = config.schools.get(key, {}).get("connector")
+    if not isinstance(connector, str):
+        bind_school(config, key, [])  # raises, naming the file, the key and the line
+        raise ConfigError(f"school {key!r}: connector must be a connector name")
+    pm = plugins.manager(connector, plugin_objects)
+    return school_for(config, key, pm), pm
+
+
+def run_school(
+    store: Store,
+    school: School,
+    pm: pluggy.PluginManager,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    dry_run: bool = False,
+    allow_mass_delete: bool = False,
+    wait: bool = False,
+) -> dict:
+    """Sync one school; returns the run's summary (the `run --json` object)."""
+    local = local_fields(pm)
+    with store.lock(school.key, wait=wait):
+        run = None if dry_run else store.start_run(school.key, school.connector)
+        try:
+            raw = pm.hook.mis_sync_fetch(
+                school=school, transport=transport, progress=progress or _quiet
+            )
+            if raw is None:
+                raise SourceError(f"connector {school.connector!r} fetched nothing")
+            dataset = pm.hook.mis_sync_map(school=school, raw=raw)
+            keep_last_good(store, school.key, dataset)
+            pm.hook.mis_sync_merge(school=school, dataset=dataset)
+            pm.hook.mis_sync_filter(school=school, dataset=dataset)
+            summary = store.apply(
+                run,
+                school.key,
+                dataset,
+                local=local,
+                threshold=school.mass_delete_threshold,
+                allow_mass_delete=allow_mass_delete,
+            )
+        except BaseException as exc:
+            if run is not None:
+                status = "stopped" if isinstance(exc, SafeguardStop) else "failed"
+                store.fail_run(run, status, _message(exc))
+            raise
+    if run is None:
+        return {
+            "run": None,
+            "school": school.key,
+            "connector": school.connector,
+            "status": "dry-run",
+            **summary,
+        }
+    return {**store.run(run), **{k: summary[k] for k in ("left_out_by_reason", "near_duplicates")}}
+
+
+def keep_last_good(store: Store, school: str, dataset) -> None:
+    """A record that failed validation takes its stored copy's place for this run.
+
+    So one bad record changes nothing: not itself, and not the classes, links and contacts
+    that would otherwise lose it and ripple into deletes.
+    """
+    keys = [(i.entity, i.id) for i in dataset.invalid if i.id]
+    for entity, record in store.stored_copies(school, keys):
+        dataset.records[entity][record.id] = record
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, MisSyncError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _quiet(resource: str, done: int, total: int | None) -> None:
+    pass

@@ -1,0 +1,76 @@
+"""One plugin manager per run: core defaults, the chosen connector, then the school plugins.
+
+A fresh manager per run keeps runs for different schools (and tests) from sharing state.
+`MIS_SYNC_LOAD_PLUGINS` (comma-separated names, empty for none) limits which
+`mis_sync.plugins` entry points load; `MIS_SYNC_TRACE_HOOKS=1` logs every hook call.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from importlib.metadata import entry_points
+from types import ModuleType
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigError
+
+CONNECTOR_GROUP = "mis_sync.connectors"
+PLUGIN_GROUP = "mis_sync.plugins"
+DEFAULT_PLUGINS = ("mis_sync.core.rules", "mis_sync.core.local")
+
+log = logging.getLogger("mis_sync.plugins")
+
+
+def installed_connectors() -> dict[str, str]:
+    """Entry-point name → distribution version, for listings and error messages."""
+    return {ep.name: _version(ep) for ep in entry_points(group=CONNECTOR_GROUP)}
+
+
+def installed_plugins() -> dict[str, str]:
+    return {ep.name: _version(ep) for ep in entry_points(group=PLUGIN_GROUP)}
+
+
+def manager(
+    connector: str | ModuleType | object, plugins: tuple[object, ...] = ()
+) -> pluggy.PluginManager:
+    """Build the manager for one run.
+
+    :param connector: an entry-point name, or a plugin object (tests, the template).
+    :param plugins: extra plugin objects, registered after the entry-point plugins.
+    """
+    pm = pluggy.PluginManager("mis_sync")
+    pm.add_hookspecs(hookspecs)
+    for name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
+    if isinstance(connector, str):
+        pm.register(load_connector(connector), name=f"connector:{connector}")
+    else:
+        pm.register(connector, name="connector")
+    allowed = os.environ.get("MIS_SYNC_LOAD_PLUGINS")
+    allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if allow is None or ep.name in allow:
+            pm.register(ep.load(), name=f"plugin:{ep.name}")
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    if os.environ.get("MIS_SYNC_TRACE_HOOKS"):
+        pm.trace.root.setwriter(log.debug)
+        pm.enable_tracing()
+    return pm
+
+
+def load_connector(name: str) -> object:
+    found = [ep for ep in entry_points(group=CONNECTOR_GROUP) if ep.name == name]
+    if not found:
+        known = ", ".join(sorted(installed_connectors())) or "none"
+        raise ConfigError(f"unknown connector {name!r} (installed: {known})")
+    return found[0].load()
+
+
+def _version(ep) -> str:
+    return ep.dist.version if ep.dist else "unknown"

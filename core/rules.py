@@ -1,0 +1,296 @@
+"""Core rules of sync-rules.md: duplicate contacts, then eligibility to a fixed point.
+
+Registered as a default plugin with `trylast`, so a school's own merge or filter runs first
+and its effects are followed through. Every record left out gets a reason list: the rule it
+failed first, then the records that caused it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+
+from msgspec.structs import replace
+
+from .hookspecs import hookimpl
+from .schema import ClassTeacher, ContactLink, Dataset, link_id
+
+MAX_CAUSES = 3  # a class of thirty left-out pupils names three, then counts the rest
+
+
+@hookimpl(trylast=True)
+def mis_sync_merge(dataset: Dataset) -> None:
+    merge_duplicate_contacts(dataset)
+
+
+@hookimpl(trylast=True)
+def mis_sync_filter(school, dataset: Dataset) -> None:
+    apply_eligibility(dataset, parental_responsibility_only=school.parental_responsibility_only)
+
+
+def _norm(value: str | None) -> str:
+    return (value or "").strip().casefold()
+
+
+def _blank(value: str | None) -> bool:
+    return not (value or "").strip()
+
+
+# -- duplicates -----------------------------------------------------------------------------
+
+
+def merge_duplicate_contacts(ds: Dataset) -> None:
+    """One person entered twice is stored once, under the ID that sorts first as a string."""
+    contacts = ds.records["contacts"]
+    by_identity: dict[tuple, list[str]] = defaultdict(list)
+    for c in contacts.values():
+        by_identity[(_norm(c.title), _norm(c.forename), _norm(c.surname), _norm(c.email))].append(
+            c.id
+        )
+    survivor: dict[str, str] = {}
+    for ids in by_identity.values():
+        if len(ids) > 1:
+            ids.sort()
+            for other in ids[1:]:
+                survivor[other] = ids[0]
+                ds.leave_out(
+                    "contacts", other, "duplicate contact", f"merged into contact {ids[0]}"
+                )
+    if survivor:
+        _repoint_links(ds, survivor)
+    ds.near_duplicates = _near_duplicates(contacts.values())
+
+
+def _repoint_links(ds: Dataset, survivor: dict[str, str]) -> None:
+    links = ds.records["contact-links"]
+    for old in [lk for lk in links.values() if lk.contact_id in survivor]:
+        keep = survivor[old.contact_id]
+        ds.leave_out("contact-links", old.id, "duplicate contact", f"merged into contact {keep}")
+        new_id = link_id(old.student_id, keep)
+        existing: ContactLink | None = links.get(new_id)
+        if existing is None:
+            links[new_id] = replace(old, contact_id=keep)
+        else:
+            links[new_id] = replace(
+                existing,
+                relationship=existing.relationship or old.relationship,
+                parental_responsibility=existing.parental_responsibility
+                or old.parental_responsibility,
+                priority=min(existing.priority, old.priority),
+            )
+
+
+def _near_duplicates(contacts) -> list[tuple[str, str, str]]:
+    """Pairs that look like one person but differ in name or email: reported, never merged."""
+    by_email: dict[str, list] = defaultdict(list)
+    by_names: dict[tuple, list] = defaultdict(list)
+    for c in contacts:
+        if not _blank(c.email):
+            by_email[_norm(c.email)].append(c)
+        if not (_blank(c.forename) or _blank(c.surname)):
+            by_names[(_norm(c.title), _norm(c.forename), _norm(c.surname))].append(c)
+    pairs = set()
+    for group in by_email.values():
+        for a, b in combinations(group, 2):
+            pairs.add((*sorted((a.id, b.id)), "same email"))
+    for group in by_names.values():
+        for a, b in combinations(group, 2):
+            if _norm(a.email) != _norm(b.email):
+                pairs.add((*sorted((a.id, b.id)), "same names"))
+    return sorted(pairs)
+
+
+# -- eligibility ----------------------------------------------------------------------------
+
+
+def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False) -> None:
+    """Keep only what all the rules allow, removing until nothing changes.
+
+    Removal is monotone (a record that fails against larger kept sets fails against smaller
+    ones too), so reasons can be read off the final state and always name a real cause.
+    """
+    rec = ds.records
+    students, teachers, classes = rec["students"], rec["teachers"], rec["classes"]
+    teacher_out = {
+        t.id: [
+            f"{field} is blank"
+            for field in ("title", "forename", "surname")
+            if _blank(getattr(t, field))
+        ]
+        for t in teachers.values()
+    }
+    teacher_out = {tid: r for tid, r in teacher_out.items() if r}
+    class_out = {
+        c.id: [f'type "{c.source_type}" does not qualify']
+        for c in classes.values()
+        if c.kind is None
+    }
+
+    kept_students = set(students)
+    kept_teachers = set(teachers) - teacher_out.keys()
+    kept_classes = set(classes) - class_out.keys()
+    while True:
+        # A class's reason is read when it goes, against the sets that made it go, so it
+        # names the first cause rather than the consequences that followed.
+        for cid in sorted(kept_classes):
+            c = classes[cid]
+            if not any(s in kept_students for s in c.student_ids):
+                class_out[cid] = _because(
+                    "has no students" if not c.student_ids else "no kept student",
+                    [_student_cause(ds, students, s) for s in dict.fromkeys(c.student_ids)],
+                )
+            elif not any(t.teacher_id in kept_teachers for t in c.teachers):
+                class_out[cid] = _because(
+                    "has no teachers" if not c.teachers else "no kept teacher",
+                    [_teacher_cause(teachers, teacher_out, t.teacher_id) for t in c.teachers],
+                )
+        kept_classes -= class_out.keys()
+        next_students = {
+            s for cid in kept_classes for s in classes[cid].student_ids
+        } & kept_students
+        next_teachers = {
+            t.teacher_id for cid in kept_classes for t in classes[cid].teachers
+        } & kept_teachers
+        if (next_students, next_teachers) == (kept_students, kept_teachers):
+            break
+        kept_students, kept_teachers = next_students, next_teachers
+
+    classes_of = defaultdict(list)
+    for c in classes.values():
+        for s in dict.fromkeys(c.student_ids):
+            classes_of[s].append(c.id)
+    teaches = defaultdict(list)
+    for c in classes.values():
+        for t in c.teachers:
+            teaches[t.teacher_id].append(c.id)
+
+    def primary(out: dict, rid: str) -> str:
+        return out[rid][0]
+
+    for cid, reasons in class_out.items():
+        ds.leave_out("classes", cid, *reasons)
+
+    for sid in list(students):
+        if sid not in kept_students:
+            listed = classes_of.get(sid, [])
+            ds.leave_out(
+                "students",
+                sid,
+                *_because(
+                    "in no kept class" if listed else "in no class",
+                    [f"class {cid} left out: {primary(class_out, cid)}" for cid in listed],
+                ),
+            )
+    for tid in list(teachers):
+        if tid in teacher_out:
+            ds.leave_out("teachers", tid, *teacher_out[tid])
+        elif tid not in kept_teachers:
+            listed = teaches.get(tid, [])
+            ds.leave_out(
+                "teachers",
+                tid,
+                *_because(
+                    "teaches no kept class" if listed else "teaches no class",
+                    [f"class {cid} left out: {primary(class_out, cid)}" for cid in listed],
+                ),
+            )
+
+    for cid in kept_classes:
+        c = classes[cid]
+        classes[cid] = replace(
+            c,
+            student_ids=sorted({s for s in c.student_ids if s in kept_students}),
+            teachers=_ranked([t for t in c.teachers if t.teacher_id in kept_teachers]),
+        )
+    _filter_groups(ds, kept_students)
+    _filter_contacts(ds, parental_responsibility_only)
+
+
+def _ranked(teachers: list[ClassTeacher]) -> list[ClassTeacher]:
+    """The first kept teacher of a ranked (main/supervisor) list becomes main."""
+    unique = list({t.teacher_id: t for t in reversed(teachers)}.values())[::-1]
+    if any(t.role != "teacher" for t in unique):
+        unique = [
+            ClassTeacher(teacher_id=t.teacher_id, role="main" if i == 0 else "supervisor")
+            for i, t in enumerate(unique)
+        ]
+    return sorted(unique, key=lambda t: t.teacher_id)
+
+
+def _filter_groups(ds: Dataset, kept_students: set[str]) -> None:
+    groups = ds.records["groups"]
+    for gid, g in list(groups.items()):
+        members = sorted({s for s in g.student_ids if s in kept_students})
+        if g.kind is None:
+            ds.leave_out("groups", gid, f'type "{g.source_type}" does not qualify')
+        elif not members:
+            ds.leave_out(
+                "groups",
+                gid,
+                *_because(
+                    "has no students" if not g.student_ids else "no kept student",
+                    [f"student {s} left out" for s in g.student_ids],
+                ),
+            )
+        else:
+            groups[gid] = replace(g, student_ids=members)
+
+
+def _filter_contacts(ds: Dataset, parental_responsibility_only: bool) -> None:
+    students, contacts, links = (
+        ds.records["students"],
+        ds.records["contacts"],
+        ds.records["contact-links"],
+    )
+    for c in list(contacts.values()):
+        blank = [f"{f} is blank" for f in ("title", "forename", "surname") if _blank(getattr(c, f))]
+        if blank:
+            ds.leave_out("contacts", c.id, *blank)
+    links_of = defaultdict(list)
+    for lid, lk in list(links.items()):
+        links_of[lk.contact_id].append(lk)
+        reasons = []
+        if lk.student_id not in students:
+            reasons.append(_cause(ds, "students", "student", lk.student_id))
+        if lk.contact_id not in contacts:
+            reasons.append(_cause(ds, "contacts", "contact", lk.contact_id))
+        if parental_responsibility_only and not lk.parental_responsibility:
+            reasons.append("no parental responsibility (parental_responsibility_only is on)")
+        if reasons:
+            ds.leave_out("contact-links", lid, *reasons)
+    for cid in list(contacts):
+        mine = links_of.get(cid, [])
+        if not any(lk.id in links for lk in mine):
+            ds.leave_out(
+                "contacts",
+                cid,
+                *_because(
+                    "no kept link" if mine else "has no links",
+                    [f"link to student {lk.student_id} left out" for lk in mine],
+                ),
+            )
+
+
+def _student_cause(ds: Dataset, students: dict, sid: str) -> str:
+    if sid in students:
+        return f"student {sid} left out"
+    return _cause(ds, "students", "student", sid)
+
+
+def _teacher_cause(teachers: dict, teacher_out: dict, tid: str) -> str:
+    if tid in teacher_out:
+        return f"teacher {tid} left out: {teacher_out[tid][0]}"
+    return f"teacher {tid} left out" if tid in teachers else f"teacher {tid} not sent by the source"
+
+
+def _cause(ds: Dataset, entity: str, noun: str, rid: str) -> str:
+    out = ds.left_out[entity].get(rid)
+    if out is None:
+        return f"{noun} {rid} not sent by the source"
+    return f"{noun} {rid} left out: {out.reasons[0]}"
+
+
+def _because(rule: str, causes: list[str]) -> list[str]:
+    if len(causes) > MAX_CAUSES:
+        causes = causes[:MAX_CAUSES] + [f"and {len(causes) - MAX_CAUSES} more"]
+    return [rule, *causes]

@@ -1,0 +1,442 @@
+"""Persistence: the stored records of every school, their change events, runs and local fields.
+
+SQLAlchemy Core, not the ORM: bulk paths are executemany, and one transaction holds every
+write of a run, so a failed or killed run leaves the previous state exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import msgspec
+from sqlalchemy import Connection, and_, bindparam, create_engine, delete, event, select, update
+from sqlalchemy.engine import make_url
+
+from ..errors import ConfigError, SafeguardStop
+from ..schema import ENTITIES, Dataset
+from . import tables as t
+from .diff import Plan, classify, field_changes, stored_fields
+from .lock import school_lock
+
+CHUNK = 500  # rows per IN (...) when reading old JSON back
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception:
+            raise ConfigError(f"database: not a database URL: {url!r}") from None
+        if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        kwargs = {}
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"timeout": 60}
+        self.engine = create_engine(parsed, **kwargs)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        t.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, school: str, *, wait: bool = False) -> Iterator[None]:
+        with school_lock(self.engine, school, wait=wait, busy=lambda: self._busy(school)):
+            yield
+
+    def _busy(self, school: str) -> str:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.runs.c.run, t.runs.c.started)
+                .where(t.runs.c.school == school, t.runs.c.status == "running")
+                .order_by(t.runs.c.run.desc())
+            ).first()
+        since = f"run {row.run}, started {row.started}" if row else "starting"
+        return f"school {school!r}: another run holds it ({since}); try later or pass --wait"
+
+    def start_run(self, school: str, connector: str) -> int:
+        """Record the run as running, committed at once so that it is visible while it works.
+
+        Called under the school's lock, so any other `running` row for the school is a run
+        that died without finishing: it is marked failed here.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.school == school, t.runs.c.status == "running")
+                .values(status="failed", finished=now(), message="interrupted: the run died")
+            )
+            return conn.execute(
+                t.runs.insert().values(
+                    school=school, connector=connector, status="running", started=now()
+                )
+            ).inserted_primary_key[0]
+
+    def fail_run(self, run: int, status: str, message: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.run == run)
+                .values(status=status, finished=now(), message=message)
+            )
+
+    def apply(
+        self,
+        run: int | None,
+        school: str,
+        dataset: Dataset,
+        *,
+        local: dict[str, set[str]],
+        threshold: float,
+        allow_mass_delete: bool = False,
+    ) -> dict:
+        """Diff and write one run in one transaction; with run=None, diff only (dry run)."""
+        fields = stored_fields(local)
+        with self.engine.begin() as conn:
+            plan = classify(
+                dataset,
+                self._stored(conn, school),
+                self._stored_left_out(conn, school),
+                fields,
+            )
+            over = _mass_delete(plan, threshold)
+            if over and not allow_mass_delete:
+                raise SafeguardStop(
+                    "stopped before writing: this run would delete "
+                    + ", ".join(over)
+                    + f" (more than {threshold:.0%} of what is stored); if the source is"
+                    " right, run again with --allow-mass-delete"
+                )
+            self._fill_field_changes(conn, school, plan)
+            summary = _summary(plan, dataset)
+            if run is None:
+                conn.rollback()
+                return summary
+            self._write(conn, run, school, plan)
+            message = f"mass delete allowed: {', '.join(over)}" if over else None
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.run == run)
+                .values(
+                    status="ok",
+                    finished=now(),
+                    inserted=summary["inserted"],
+                    updated=summary["updated"],
+                    deleted=summary["deleted"],
+                    left_out=summary["left_out"],
+                    overridden=bool(over),
+                    message=message,
+                    summary=json.dumps(
+                        {k: summary[k] for k in ("left_out_by_reason", "near_duplicates")}
+                    ),
+                )
+            )
+        return summary
+
+    def _stored(self, conn: Connection, school: str) -> dict[tuple[str, str], tuple[str, bool]]:
+        rows = conn.execute(
+            select(t.records.c.entity, t.records.c.id, t.records.c.hash, t.records.c.deleted).where(
+                t.records.c.school == school
+            )
+        )
+        return {(e, i): (h, bool(d)) for e, i, h, d in rows}
+
+    def _stored_left_out(self, conn: Connection, school: str) -> dict[tuple[str, str], bytes]:
+        rows = conn.execute(
+            select(t.left_out.c.entity, t.left_out.c.id, t.left_out.c.reasons).where(
+                t.left_out.c.school == school
+            )
+        )
+        return {(e, i): r.encode() for e, i, r in rows}
+
+    def _fill_field_changes(self, conn: Connection, school: str, plan: Plan) -> None:
+        """Read old JSON only for rows that changed, and put [old, new] per changed field."""
+        wanted = {(c.entity, c.id) for c in plan.changes if c.op in ("update", "restore")}
+        old = {}
+        by_entity: dict[str, list[str]] = {}
+        for entity, rid in wanted:
+            by_entity.setdefault(entity, []).append(rid)
+        for entity, ids in by_entity.items():
+            for start in range(0, len(ids), CHUNK):
+                rows = conn.execute(
+                    select(t.records.c.id, t.records.c.data).where(
+                        t.records.c.school == school,
+                        t.records.c.entity == entity,
+                        t.records.c.id.in_(ids[start : start + CHUNK]),
+                    )
+                )
+                old.update({(entity, i): d for i, d in rows})
+        for c in plan.changes:
+            if c.op != "delete":
+                c.changes = field_changes(old.get((c.entity, c.id)), c.data)
+
+    def _write(self, conn: Connection, run: int, school: str, plan: Plan) -> None:
+        fresh, changed, gone = [], [], []
+        for c in plan.changes:
+            key = {"k_school": school, "k_entity": c.entity, "k_id": c.id}
+            if c.op == "insert":
+                fresh.append(
+                    {
+                        "school": school,
+                        "entity": c.entity,
+                        "id": c.id,
+                        "data": c.data.decode(),
+                        "hash": c.hash,
+                        "deleted": False,
+                        "run": run,
+                    }
+                )
+            elif c.op == "delete":
+                gone.append(key)
+            else:
+                changed.append({**key, "data": c.data.decode(), "hash": c.hash})
+        if fresh:
+            conn.execute(t.records.insert(), fresh)
+        if changed:
+            conn.execute(
+                update(t.records)
+                .where(_key(t.records))
+                .values(data=bindparam("data"), hash=bindparam("hash"), deleted=False, run=run),
+                changed,
+            )
+        if gone:
+            conn.execute(
+                update(t.records).where(_key(t.records)).values(deleted=True, run=run), gone
+            )
+        if plan.changes:
+            conn.execute(
+                t.events.insert(),
+                [
+                    {
+                        "run": run,
+                        "school": school,
+                        "entity": c.entity,
+                        "id": c.id,
+                        "op": c.op,
+                        "changes": json.dumps(c.changes, ensure_ascii=False),
+                    }
+                    for c in plan.changes
+                ],
+            )
+        if plan.left_out_drop or plan.left_out_put:
+            keys = [
+                {"k_school": school, "k_entity": e, "k_id": i}
+                for e, i in [*plan.left_out_drop, *plan.left_out_put]
+            ]
+            conn.execute(delete(t.left_out).where(_key(t.left_out)), keys)
+        if plan.left_out_put:
+            conn.execute(
+                t.left_out.insert(),
+                [
+                    {"school": school, "entity": e, "id": i, "reasons": r.decode()}
+                    for (e, i), r in plan.left_out_put.items()
+                ],
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def runs(self, school: str | None = None, limit: int | None = None) -> list[dict]:
+        query = select(t.runs).order_by(t.runs.c.run.desc())
+        if school:
+            query = query.where(t.runs.c.school == school)
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [_run_json(r) for r in conn.execute(query).mappings()]
+
+    def run(self, run: int) -> dict:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.run == run)).mappings().one()
+        return _run_json(row)
+
+    def changes(self, school: str | None = None, run: int | None = None) -> list[dict]:
+        with self.engine.connect() as conn:
+            if run is None:
+                latest = select(t.runs.c.run).where(t.runs.c.status == "ok")
+                if school:
+                    latest = latest.where(t.runs.c.school == school)
+                run = conn.execute(latest.order_by(t.runs.c.run.desc()).limit(1)).scalar()
+                if run is None:
+                    return []
+            rows = conn.execute(
+                select(t.events).where(t.events.c.run == run).order_by(t.events.c.event)
+            ).mappings()
+            return [
+                {
+                    "run": r["run"],
+                    "entity": r["entity"],
+                    "id": r["id"],
+                    "op": r["op"],
+                    "changes": json.loads(r["changes"]),
+                }
+                for r in rows
+            ]
+
+    def export(self, school: str, entity: str, local: dict[str, set[str]]) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.records.c.id, t.records.c.data).where(
+                    t.records.c.school == school,
+                    t.records.c.entity == entity,
+                    t.records.c.deleted.is_(False),
+                )
+            ).all()
+            values = self._local_values(conn, school, entity)
+        out = []
+        for rid, data in rows:
+            record = msgspec.json.decode(data)
+            for field in local.get(entity, ()):
+                record[field] = values.get((rid, field))
+            out.append(
+                {f: record.get(f) for f in ENTITIES[entity].__struct_fields__ if f != "source_type"}
+            )
+        key = (
+            (lambda r: (r["student_id"], r["contact_id"]))
+            if entity == "contact-links"
+            else (lambda r: r["id"])
+        )
+        return sorted(out, key=key)
+
+    def stored_copies(self, school: str, keys: list[tuple[str, str]]) -> list[tuple[str, object]]:
+        """The live stored records for (entity, id) keys, decoded back into canonical structs."""
+        out = []
+        with self.engine.connect() as conn:
+            for entity, rid in keys:
+                data = conn.execute(
+                    select(t.records.c.data).where(
+                        t.records.c.school == school,
+                        t.records.c.entity == entity,
+                        t.records.c.id == rid,
+                        t.records.c.deleted.is_(False),
+                    )
+                ).scalar()
+                if data is not None:
+                    out.append((entity, msgspec.json.decode(data, type=ENTITIES[entity])))
+        return out
+
+    def _local_values(self, conn: Connection, school: str, entity: str) -> dict:
+        rows = conn.execute(
+            select(t.local_fields.c.id, t.local_fields.c.field, t.local_fields.c.value).where(
+                t.local_fields.c.school == school, t.local_fields.c.entity == entity
+            )
+        )
+        return {(i, f): v for i, f, v in rows}
+
+    def explain(self, school: str, entity: str, rid: str) -> dict:
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                select(t.records.c.deleted).where(
+                    t.records.c.school == school,
+                    t.records.c.entity == entity,
+                    t.records.c.id == rid,
+                )
+            ).first()
+            out = conn.execute(
+                select(t.left_out.c.reasons).where(
+                    t.left_out.c.school == school,
+                    t.left_out.c.entity == entity,
+                    t.left_out.c.id == rid,
+                )
+            ).scalar()
+        if stored is not None and not stored.deleted and out is None:
+            return {"entity": entity, "id": rid, "kept": True, "reasons": []}
+        if out is not None:
+            reasons = json.loads(out)
+            if stored is not None and not stored.deleted:
+                reasons = ["stored copy kept unchanged", *reasons]
+            return {"entity": entity, "id": rid, "kept": False, "reasons": reasons}
+        reason = (
+            "no longer sent by the source" if stored is not None else "never sent by the source"
+        )
+        return {"entity": entity, "id": rid, "kept": False, "reasons": [reason]}
+
+    def set_local(self, school: str, entity: str, rid: str, field: str, value: str | None) -> None:
+        with self.engine.begin() as conn:
+            known = conn.execute(
+                select(t.records.c.id).where(
+                    t.records.c.school == school,
+                    t.records.c.entity == entity,
+                    t.records.c.id == rid,
+                )
+            ).first()
+            if known is None:
+                raise ConfigError(f"school {school!r}: no {entity[:-1]} with ID {rid!r} is stored")
+            conn.execute(
+                delete(t.local_fields).where(
+                    t.local_fields.c.school == school,
+                    t.local_fields.c.entity == entity,
+                    t.local_fields.c.id == rid,
+                    t.local_fields.c.field == field,
+                )
+            )
+            conn.execute(
+                t.local_fields.insert().values(
+                    school=school, entity=entity, id=rid, field=field, value=value
+                )
+            )
+
+
+def _key(table):
+    return and_(
+        table.c.school == bindparam("k_school"),
+        table.c.entity == bindparam("k_entity"),
+        table.c.id == bindparam("k_id"),
+    )
+
+
+def _mass_delete(plan: Plan, threshold: float) -> list[str]:
+    return [
+        f"{n} of {plan.live[entity]} {entity}"
+        for entity, n in sorted(plan.deletes.items())
+        if n >= 10 and n > threshold * plan.live[entity]
+    ]
+
+
+def _summary(plan: Plan, dataset: Dataset) -> dict:
+    by_reason = Counter(
+        f"{entity}: {out.reasons[0]}"
+        for entity, outs in dataset.left_out.items()
+        for out in outs.values()
+    )
+    by_reason.update(f"{i.entity}: failed validation" for i in dataset.invalid if not i.id)
+    return {
+        **plan.counts(),
+        "left_out": sum(by_reason.values()),
+        "left_out_by_reason": dict(sorted(by_reason.items())),
+        "near_duplicates": [list(p) for p in dataset.near_duplicates],
+    }
+
+
+def _run_json(row) -> dict:
+    return {
+        "run": row["run"],
+        "school": row["school"],
+        "connector": row["connector"],
+        "status": row["status"],
+        "started": row["started"],
+        "finished": row["finished"],
+        "inserted": row["inserted"],
+        "updated": row["updated"],
+        "deleted": row["deleted"],
+        "left_out": row["left_out"],
+        "message": row["message"],
+    }
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    """WAL lets readers (runs, export) go on while a run writes; the lock serialises writers."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,73 @@
+"""The tables, in SQLAlchemy Core so that SQLite and PostgreSQL share one definition.
+
+All six entities live in one `records` table keyed by (school, entity, id): the diff, the
+soft delete and the export are the same code for every entity. A record's JSON holds its
+membership lists, so a changed class rewrites one row, not thousands.
+"""
+
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+records = Table(
+    "records",
+    metadata,
+    Column("school", String(100), primary_key=True),
+    Column("entity", String(20), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("data", Text, nullable=False),  # canonical fields as JSON, local fields excluded
+    Column("hash", String(32), nullable=False),  # blake2b of data: the diff compares this
+    Column("deleted", Boolean, nullable=False),
+    Column("run", Integer, nullable=False),  # the run that last changed this row
+)
+
+left_out = Table(
+    "left_out",
+    metadata,
+    Column("school", String(100), primary_key=True),
+    Column("entity", String(20), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("reasons", Text, nullable=False),  # JSON list, the rule first
+)
+
+local_fields = Table(
+    "local_fields",
+    metadata,
+    Column("school", String(100), primary_key=True),
+    Column("entity", String(20), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("value", Text),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run", Integer, primary_key=True, autoincrement=True),
+    Column("school", String(100), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # running, ok, failed, stopped
+    Column("started", String(32), nullable=False),  # ISO 8601 UTC, as the JSON shows it
+    Column("finished", String(32)),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("left_out", Integer, nullable=False, default=0),
+    Column("message", Text),
+    Column("overridden", Boolean, nullable=False, default=False),
+    Column("summary", Text),  # JSON: left_out_by_reason, near_duplicates
+    Index("runs_school", "school", "run"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event", Integer, primary_key=True, autoincrement=True),
+    Column("run", Integer, nullable=False),
+    Column("school", String(100), nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("id", String(255), nullable=False),
+    Column("op", String(8), nullable=False),  # insert, update, delete, restore
+    Column("changes", Text, nullable=False),  # JSON {field: [old, new]} or {"reason": ...}
+    Index("events_run", "run"),
+)
