@@ -80,10 +80,19 @@ pass_ctx = click.make_pass_decorator(Context)
     metavar="PATH",
     help="Config file (else $MIS_SYNC_CONFIG, ./mis-sync.toml).",
 )
+@click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
 @click.version_option(package_name="mis-sync")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None) -> None:
+def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Sync school data from a school MIS into your own database, and explain what was left out."""
+    if verbose:
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     ctx.obj = Context(config_path)
 
 

@@ -59,12 +59,12 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         secrets: tuple[str, ...] = (),
     ) -> None:
         check_base_url(base_url)
         self.retry = retry
-        self.sleep = sleep
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))  # patchable in tests
         self.secrets = {s for s in secrets if s}
         self.client = httpx.Client(
             base_url=base_url.rstrip("/"),

@@ -6,6 +6,7 @@ run row ends as `failed` or `stopped` with its message, and no record has change
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import httpx
@@ -15,6 +16,8 @@ from . import plugins
 from .config import Config, School, bind_school
 from .errors import ConfigError, MisSyncError, SafeguardStop, SourceError
 from .store import Store
+
+log = logging.getLogger("mis_sync.run")
 
 
 def local_fields(pm: pluggy.PluginManager) -> dict[str, set[str]]:
@@ -62,8 +65,13 @@ def run_school(
                 raise SourceError(f"connector {school.connector!r} fetched nothing")
             dataset = pm.hook.mis_sync_map(school=school, raw=raw)
             keep_last_good(store, school.key, dataset)
+            log.info("%s: mapped %s", school.key, _sizes(dataset.records))
             pm.hook.mis_sync_merge(school=school, dataset=dataset)
             pm.hook.mis_sync_filter(school=school, dataset=dataset)
+            log.info("%s: kept %s", school.key, _sizes(dataset.records))
+            for entity, outs in dataset.left_out.items():
+                for rid, out in outs.items():  # records are named by ID, never by name
+                    log.debug("%s: %s %s left out: %s", school.key, entity, rid, out.reasons[0])
             summary = store.apply(
                 run,
                 school.key,
@@ -76,6 +84,7 @@ def run_school(
             if run is not None:
                 status = "stopped" if isinstance(exc, SafeguardStop) else "failed"
                 store.fail_run(run, status, _message(exc))
+            log.info("%s: run %s ended: %s", school.key, run, _message(exc))
             raise
     if run is None:
         return {
@@ -97,6 +106,10 @@ def keep_last_good(store: Store, school: str, dataset) -> None:
     keys = [(i.entity, i.id) for i in dataset.invalid if i.id]
     for entity, record in store.stored_copies(school, keys):
         dataset.records[entity][record.id] = record
+
+
+def _sizes(records: dict) -> str:
+    return ", ".join(f"{len(v)} {k}" for k, v in records.items())
 
 
 def _message(exc: BaseException) -> str:

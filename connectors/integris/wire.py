@@ -167,3 +167,15 @@ def describe_invalid(
         missing = re.search(r"missing required field `([^`]+)`", detail)
         detail = f"field {missing.group(1)}: missing" if missing else detail
     return rid, f"{resource} record {rid or '(no ID)'}: {detail}"
+
+
+# Fields that hold a person's data: pseudonymised in cassettes when they are recorded.
+PERSONAL_FIELDS = {
+    "KnownName": "name",
+    "LegalForename": "name",
+    "Forename": "name",
+    "Surname": "name",
+    "Email": "email",
+    "Phone": "phone",
+    "DateOfBirth": "date",
+}
