@@ -69,6 +69,8 @@ def run_school(
             pm.hook.mis_sync_merge(school=school, dataset=dataset)
             pm.hook.mis_sync_filter(school=school, dataset=dataset)
             log.info("%s: kept %s", school.key, _sizes(dataset.records))
+            for invalid in dataset.invalid:
+                log.warning("%s: left out: %s", school.key, invalid.reason)
             for entity, outs in dataset.left_out.items():
                 for rid, out in outs.items():  # records are named by ID, never by name
                     log.debug("%s: %s %s left out: %s", school.key, entity, rid, out.reasons[0])

@@ -92,12 +92,18 @@ def _near_duplicates(contacts) -> list[tuple[str, str, str]]:
     pairs = set()
     for group in by_email.values():
         for a, b in combinations(group, 2):
-            pairs.add((*sorted((a.id, b.id)), "same email"))
+            if not _halves(a, b):
+                pairs.add((*sorted((a.id, b.id)), "same email"))
     for group in by_names.values():
         for a, b in combinations(group, 2):
             if _norm(a.email) != _norm(b.email):
                 pairs.add((*sorted((a.id, b.id)), "same names"))
     return sorted(pairs)
+
+
+def _halves(a, b) -> bool:
+    """The two people of one combined contact share its email by design: not a near match."""
+    return a.split_from is not None and a.split_from == b.split_from
 
 
 # -- eligibility ----------------------------------------------------------------------------
@@ -249,15 +255,15 @@ def _filter_contacts(ds: Dataset, parental_responsibility_only: bool) -> None:
     links_of = defaultdict(list)
     for lid, lk in list(links.items()):
         links_of[lk.contact_id].append(lk)
-        reasons = []
+        causes = []
         if lk.student_id not in students:
-            reasons.append(_cause(ds, "students", "student", lk.student_id))
+            causes.append(("student not kept", _cause(ds, "students", "student", lk.student_id)))
         if lk.contact_id not in contacts:
-            reasons.append(_cause(ds, "contacts", "contact", lk.contact_id))
+            causes.append(("contact not kept", _cause(ds, "contacts", "contact", lk.contact_id)))
         if parental_responsibility_only and not lk.parental_responsibility:
-            reasons.append("no parental responsibility (parental_responsibility_only is on)")
-        if reasons:
-            ds.leave_out("contact-links", lid, *reasons)
+            causes.append(("no parental responsibility", "parental_responsibility_only is on"))
+        if causes:
+            ds.leave_out("contact-links", lid, causes[0][0], *(c for _, c in causes))
     for cid in list(contacts):
         mine = links_of.get(cid, [])
         if not any(lk.id in links for lk in mine):

@@ -48,9 +48,8 @@ class Student(Record):
                     raise ValueError
                 date.fromisoformat(dob)
             except ValueError:
-                raise ValueError(
-                    f"field DateOfBirth: {dob[:40]!r} is not a YYYY-MM-DD date"
-                ) from None
+                # the value stays out of the message: it is a pupil's personal data
+                raise ValueError("field DateOfBirth: not a YYYY-MM-DD date") from None
 
 
 class Contact(Record):

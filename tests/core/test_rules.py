@@ -66,7 +66,10 @@ def test_teacher_with_blank_title_is_left_out_and_the_chain_reaches_contacts():
         "teacher T9 left out: title is blank",
     ]
     assert reasons(ds, "students", "S9")[0] == "in no kept class"
-    assert reasons(ds, "contact-links", "S9:C9") == ["student S9 left out: in no kept class"]
+    assert reasons(ds, "contact-links", "S9:C9") == [
+        "student not kept",
+        "student S9 left out: in no kept class",
+    ]
     assert reasons(ds, "contacts", "C9") == ["no kept link", "link to student S9 left out"]
 
 
@@ -149,7 +152,10 @@ def test_contact_with_a_blank_name_or_no_link_is_left_out():
     ds.add("contact-links", [link("S3", "C7")])
     run_rules(ds)
     assert reasons(ds, "contacts", "C7") == ["surname is blank"]
-    assert reasons(ds, "contact-links", "S3:C7") == ["contact C7 left out: surname is blank"]
+    assert reasons(ds, "contact-links", "S3:C7") == [
+        "contact not kept",
+        "contact C7 left out: surname is blank",
+    ]
     assert reasons(ds, "contacts", "C8") == ["has no links"]
 
 
@@ -157,14 +163,20 @@ def test_link_to_a_student_never_sent_is_left_out():
     ds = school()
     ds.add("contact-links", [link("NOPE", "C1")])
     run_rules(ds)
-    assert reasons(ds, "contact-links", "NOPE:C1") == ["student NOPE not sent by the source"]
+    assert reasons(ds, "contact-links", "NOPE:C1") == [
+        "student not kept",
+        "student NOPE not sent by the source",
+    ]
 
 
 def test_parental_responsibility_only_keeps_only_links_with_it():
     ds = school()
     ds.records["contact-links"]["S2:C2"] = link("S2", "C2", parental_responsibility=False)
     run_rules(ds, parental_responsibility_only=True)
-    assert "S2:C2" not in ds.records["contact-links"]
+    assert reasons(ds, "contact-links", "S2:C2") == [
+        "no parental responsibility",
+        "parental_responsibility_only is on",
+    ]
     assert reasons(ds, "contacts", "C2")[0] == "no kept link"
     ds_off = school()
     ds_off.records["contact-links"]["S2:C2"] = link("S2", "C2", parental_responsibility=False)
@@ -274,3 +286,17 @@ def test_a_school_plugin_can_leave_out_a_record_and_rules_follow_it():
     run_rules(ds)
     assert reasons(ds, "students", "S3") == ["sixth form is not synced"]
     assert ds.records["groups"]["G1"].student_ids == ["S1"]
+
+
+def test_halves_of_one_combined_contact_are_not_near_duplicates():
+    ds = school()
+    ds.add(
+        "contacts",
+        [
+            contact("C9-1", title="Mr", forename="Jon", email="pair@example.org", split_from="C9"),
+            contact("C9-2", title="Mrs", forename="Jan", email="pair@example.org", split_from="C9"),
+        ],
+    )
+    ds.add("contact-links", [link("S1", "C9-1"), link("S1", "C9-2")])
+    run_rules(ds)
+    assert ds.near_duplicates == []
