@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 
 import click
@@ -85,15 +86,27 @@ pass_ctx = click.make_pass_decorator(Context)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Sync school data from a school MIS into your own database, and explain what was left out."""
-    if verbose:
-        import logging
-
-        logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+    _logging(verbose)
     ctx.obj = Context(config_path)
+
+
+class _Handler(logging.Handler):
+    """Log lines go to whatever stderr is now (a terminal, a pipe, a test runner's capture)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        click.echo(logging.Formatter(fmt).format(record), err=True)
+
+
+def _logging(verbose: int) -> None:
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _Handler)), None)
+    if handler is None:
+        handler = _Handler()
+        root.addHandler(handler)
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    handler.setLevel(levels.get(verbose, logging.DEBUG))
+    root.setLevel(min(root.level or logging.WARNING, handler.level))
 
 
 @main.command()

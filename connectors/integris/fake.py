@@ -67,6 +67,7 @@ class FakeDatashare:
         self._encode = msgspec.json.Encoder().encode
         self.requests: list[tuple[str, str]] = []
         self.tokens_issued = 0
+        self.issued_tokens: list[str] = []  # every token ever handed out, for leak tests
 
     def transport(self) -> httpx.WSGITransport:
         return httpx.WSGITransport(app=self)
@@ -109,6 +110,7 @@ class FakeDatashare:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)
+            self.issued_tokens.append(token)
             self.tokens_issued += 1
         return self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
 
