@@ -335,7 +335,8 @@ def _table(title: str, columns: list[str], rows: list[dict]) -> None:
         table.add_column(col)
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    Console().print(table)
+    # piped output is not cut to 80 columns: scripts and logs should see whole values
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
 def _print_summary(result: dict) -> None:
@@ -385,3 +386,7 @@ class _progress:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+if __name__ == "__main__":
+    main()
