@@ -16,7 +16,7 @@ import sys
 import httpx
 import msgspec
 
-from mis_sync.connectors.integris.wire import RESOURCES
+from mis_sync.connectors.integris.wire import PAGE_DECODERS, RESOURCES
 
 
 def main(base_url: str, school_id: str, client_id: str, secret_env: str, database: str) -> int:
@@ -34,8 +34,8 @@ def main(base_url: str, school_id: str, client_id: str, secret_env: str, databas
         db = sqlite3.connect(database)
         db.execute("CREATE TABLE IF NOT EXISTS raw (resource TEXT, id TEXT, data TEXT)")
         encode = msgspec.json.encode
-        for resource, (cls, _) in RESOURCES.items():
-            decoder = msgspec.json.Decoder(_page_of(cls))
+        for resource in RESOURCES:
+            decoder = PAGE_DECODERS[resource]
             cursor = None
             while True:
                 params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
@@ -55,16 +55,6 @@ def main(base_url: str, school_id: str, client_id: str, secret_env: str, databas
         db.close()
     print(f"floor: {rows} records written")
     return 0
-
-
-def _page_of(cls):
-    from mis_sync.connectors.integris.wire import Meta
-
-    class Page(msgspec.Struct):
-        data: list[cls]  # type: ignore[valid-type]
-        meta: Meta
-
-    return Page
 
 
 def _id(record) -> str:

@@ -340,21 +340,21 @@ def _table(title: str, columns: list[str], rows: list[dict]) -> None:
 
 
 def _print_summary(result: dict) -> None:
-    from rich.console import Console
-
-    console = Console()
+    """Plain lines, not rich: a cron run should not pay for rich's import to say "no changes"."""
     if result.get("status") == "failed":
-        console.print(f"[bold]{result['school']}[/]: failed: {result['message']}", markup=True)
+        click.echo(f"{result['school']}: failed: {result['message']}")
         return
     counts = ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "deleted", "left_out"))
     label = "dry run (nothing written)" if result["status"] == "dry-run" else f"run {result['run']}"
-    console.print(f"[bold]{result['school']}[/]: {label}: {counts}")
+    click.echo(f"{result['school']}: {label}: {counts}")
+    if result.get("message"):
+        click.echo(f"  {result['message']}")
     if not any(result[k] for k in ("inserted", "updated", "deleted")):
-        console.print("  no changes")
+        click.echo("  no changes")
     for reason, count in result["left_out_by_reason"].items():
-        console.print(f"  left out {count:>5}  {reason}", markup=False, highlight=False)
+        click.echo(f"  left out {count:>5}  {reason}")
     if result["near_duplicates"]:
-        console.print(
+        click.echo(
             f"  {len(result['near_duplicates'])} near-duplicate contact pairs"
             " to check at source (see run --json)"
         )

@@ -78,7 +78,7 @@ class Datashare:
         return Fetched(records=records, invalid=invalid)
 
     def fetch(self, resource: str, invalid: list, progress) -> list:
-        decode = wire.DECODERS[resource].decode
+        typed = wire.PAGE_DECODERS[resource].decode
         out: list = []
         cursor: str | None = None
         seen: set[str] = set()
@@ -91,16 +91,13 @@ class Datashare:
                 params["cursor"] = cursor
             response = self._get(f"/v1/schools/{self.school_id}/{resource}", params, where)
             try:
-                page = wire.PAGE_DECODER.decode(response.content)
-            except msgspec.ValidationError as exc:
-                raise SourceError(f"{where}: the page has the wrong shape: {exc}") from None
+                # the common case, a page with no bad record, decodes in one call
+                page = typed(response.content)
+                out.extend(page.data)
+            except msgspec.ValidationError:
+                page = self._one_by_one(response.content, resource, where, out, invalid)
             except msgspec.DecodeError as exc:
                 raise SourceError(f"{where}: the body is not JSON ({exc})") from None
-            for raw in page.data:
-                try:
-                    out.append(decode(raw))
-                except msgspec.ValidationError as exc:
-                    invalid.append((resource, *wire.describe_invalid(resource, bytes(raw), exc)))
             progress(resource, len(out), page.meta.total)
             cursor = page.meta.next_cursor
             if not cursor:
@@ -110,6 +107,20 @@ class Datashare:
                     f"{where}: next_cursor repeats an earlier cursor; stopped instead of looping"
                 )
             seen.add(cursor)
+
+    def _one_by_one(self, content: bytes, resource: str, where: str, out: list, invalid: list):
+        """A page with a bad record: keep the good ones, and say what is wrong with the rest."""
+        try:
+            page = wire.RAW_PAGE_DECODER.decode(content)
+        except msgspec.ValidationError as exc:
+            raise SourceError(f"{where}: the page has the wrong shape: {exc}") from None
+        decode = wire.DECODERS[resource].decode
+        for raw in page.data:
+            try:
+                out.append(decode(raw))
+            except msgspec.ValidationError as exc:
+                invalid.append((resource, *wire.describe_invalid(resource, bytes(raw), exc)))
+        return page
 
     def _get(self, url: str, params: dict, where: str) -> httpx.Response:
         refreshed = False

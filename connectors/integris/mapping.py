@@ -164,4 +164,4 @@ def group(g: wire.Group) -> Group:
 
 
 def _ids(values: list[str] | None) -> list[str]:
-    return [v for v in (text(x) for x in values or ()) if v]
+    return [v for v in map(str.strip, values) if v] if values else []

@@ -124,8 +124,14 @@ RESOURCES: dict[str, tuple[type[Record], str]] = {
     "groups": (Group, "groups"),
 }
 
-PAGE_DECODER = msgspec.json.Decoder(Page)
+RAW_PAGE_DECODER = msgspec.json.Decoder(Page)
 DECODERS = {name: msgspec.json.Decoder(cls) for name, (cls, _) in RESOURCES.items()}
+PAGE_DECODERS = {
+    name: msgspec.json.Decoder(
+        msgspec.defstruct(f"{cls.__name__}Page", [("data", list[cls]), ("meta", Meta)])
+    )
+    for name, (cls, _) in RESOURCES.items()
+}
 _LOOSE = msgspec.json.Decoder()
 _PATH = re.compile(r"\s*- at `\$\.?([^`]*)`")
 

@@ -13,7 +13,7 @@ import msgspec
 
 from ..schema import ENTITIES, INTERNAL_FIELDS, Dataset
 
-_encode = msgspec.json.Encoder(order="deterministic").encode
+_encode = msgspec.json.Encoder().encode  # field order, for dicts built in field order too
 _decode = msgspec.json.decode
 
 
@@ -55,7 +55,10 @@ def stored_fields(local: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
 
 
 def encode(record: msgspec.Struct, fields: tuple[str, ...]) -> tuple[bytes, str]:
-    data = _encode({f: getattr(record, f) for f in fields})
+    if fields == record.__struct_fields__:
+        data = _encode(record)  # every field is stored: no dict in between
+    else:
+        data = _encode({f: getattr(record, f) for f in fields})
     return data, hashlib.blake2b(data, digest_size=16).hexdigest()
 
 

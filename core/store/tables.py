@@ -68,6 +68,7 @@ events = Table(
     Column("entity", String(20), nullable=False),
     Column("id", String(255), nullable=False),
     Column("op", String(8), nullable=False),  # insert, update, delete, restore
-    Column("changes", Text, nullable=False),  # JSON {field: [old, new]} or {"reason": ...}
+    # JSON {field: [old, new]}, {"reason": ...} for a delete, the new record for an insert
+    Column("changes", Text, nullable=False),
     Index("events_run", "run"),
 )
