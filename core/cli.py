@@ -291,6 +291,26 @@ def set_local(ctx: Context, entity, record_id, field, value, school):
     click.echo(f"{entity} {record_id}: {field} = {value!r}")
 
 
+@main.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command()
+@pass_ctx
+@handled
+def upgrade(ctx: Context) -> None:
+    """Bring the database to the schema this mis-sync needs, keeping every row."""
+    from sqlalchemy import create_engine
+
+    from .store import migrate
+
+    engine = create_engine(ctx.config.database)
+    before = migrate.current(engine)
+    migrate.upgrade(engine)
+    click.echo(f"database schema: {before or 'empty'} -> {migrate.HEAD}")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def connectors(as_json):

@@ -25,6 +25,7 @@ def _reset_postgres() -> None:
         with engine.begin() as conn:
             conn.execute(text("SELECT 1"))
             metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same failure
         pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {exc}", pytrace=False)
     finally:

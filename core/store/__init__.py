@@ -20,6 +20,7 @@ from ..errors import ConfigError, SafeguardStop
 from ..schema import ENTITIES, Dataset
 from . import tables as t
 from .diff import Plan, classify, field_changes, stored_fields
+from . import migrate
 from .lock import school_lock
 
 CHUNK = 500  # rows per IN (...) when reading old JSON back
@@ -43,7 +44,7 @@ class Store:
         self.engine = create_engine(parsed, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        t.metadata.create_all(self.engine)
+        migrate.ensure(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

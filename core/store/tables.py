@@ -1,6 +1,7 @@
 """The tables, in SQLAlchemy Core so that SQLite and PostgreSQL share one definition.
 
-All six entities live in one `records` table keyed by (school, entity, id): the diff, the
+Changing a table here needs a migration in core/migrations/versions (tests/core/test_migrations.py
+compares the two). All six entities live in one `records` table keyed by (school, entity, id): the diff, the
 soft delete and the export are the same code for every entity. A record's JSON holds its
 membership lists, so a changed class rewrites one row, not thousands.
 """
@@ -56,6 +57,7 @@ runs = Table(
     Column("message", Text),
     Column("overridden", Boolean, nullable=False, default=False),
     Column("summary", Text),  # JSON: left_out_by_reason, near_duplicates
+    Column("origin", String(200), nullable=False, server_default="cli"),  # cli or worker name
     Index("runs_school", "school", "run"),
 )
 

@@ -1,0 +1,48 @@
+"""The store's schema version: created or upgraded by Alembic, checked cheaply at every start.
+
+A run only reads `alembic_version` (one query, no Alembic import); Alembic itself loads only
+when a database is new or an operator runs `mis-sync db upgrade`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, inspect, text
+
+from ..errors import ConfigError
+
+HEAD = "0002"  # the newest revision in core/migrations/versions; a test keeps them equal
+
+
+def current(engine: Engine) -> str | None:
+    """The database's revision; None for a database without the store's tables."""
+    with engine.connect() as conn:
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except Exception:  # noqa: BLE001 - no such table, in every dialect's own words
+            conn.rollback()
+    if inspect(engine).has_table("records"):
+        return "unversioned"
+    return None
+
+
+def ensure(engine: Engine) -> None:
+    """Create the schema on an empty database; refuse one that is behind (exit 2)."""
+    version = current(engine)
+    if version is None:
+        upgrade(engine)
+    elif version != HEAD:
+        raise ConfigError(
+            f"the database schema is at revision {version}, this mis-sync needs {HEAD}:"
+            " run `mis-sync db upgrade` first"
+        )
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "mis_sync.core:migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
