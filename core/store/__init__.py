@@ -18,9 +18,9 @@ from sqlalchemy.engine import make_url
 
 from ..errors import ConfigError, SafeguardStop
 from ..schema import ENTITIES, Dataset
+from . import migrate
 from . import tables as t
 from .diff import Plan, classify, field_changes, stored_fields
-from . import migrate
 from .lock import school_lock
 
 CHUNK = 500  # rows per IN (...) when reading old JSON back
