@@ -1,9 +1,9 @@
 """The tables, in SQLAlchemy Core so that SQLite and PostgreSQL share one definition.
 
-Changing a table here needs a migration in core/migrations/versions (tests/core/test_migrations.py
-compares the two). All six entities live in one `records` table keyed by (school, entity, id): the diff, the
+All six entities live in one `records` table keyed by (school, entity, id): the diff, the
 soft delete and the export are the same code for every entity. A record's JSON holds its
-membership lists, so a changed class rewrites one row, not thousands.
+membership lists, so a changed class rewrites one row, not thousands. A change here needs a
+migration in core/migrations/versions; tests/core/test_migrations.py compares the two.
 """
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
