@@ -118,13 +118,20 @@ def _logging(verbose: int) -> None:
     "--allow-mass-delete", is_flag=True, help="Let through a run that deletes many records."
 )
 @click.option("--wait", is_flag=True, help="Wait for another run of the same school to finish.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Schools synced at once.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_ctx
 @handled
-def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, as_json):
+def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs, as_json):
     """Run one sync: fetch, map, filter, diff and store."""
     from . import pipeline
-    from .errors import ConfigError, MisSyncError
+    from .errors import ConfigError
 
     config = ctx.config
     transport = None
@@ -148,39 +155,27 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
                 f" {connector!r}; try --demo"
             )
     store = ctx.store()
-    results, worst = [], 0
-    for key in keys:
-        try:
-            sch, pm = pipeline.prepare(config, key)
-            if sch.connector != connector:
-                raise ConfigError(
-                    f"school {key!r} uses connector {sch.connector!r}, not {connector!r}"
-                )
-            with _progress(f"{key}", as_json) as progress:
-                result = pipeline.run_school(
-                    store,
-                    sch,
-                    pm,
-                    transport=transport,
-                    progress=progress,
-                    dry_run=dry_run,
-                    allow_mass_delete=allow_mass_delete,
-                    wait=wait,
-                )
-        except MisSyncError as exc:
-            if len(keys) == 1:
-                raise
-            click.echo(f"mis-sync: error: {exc}", err=True)
-            worst = max(worst, exc.exit_code)
-            results.append({"school": key, "status": "failed", "message": str(exc)})
-            continue
-        results.append(result)
+    options = dict(
+        transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
+    )
+    if len(keys) == 1:  # one school: its error is the command's error
+        sch, pm = pipeline.prepare(config, keys[0])
+        if sch.connector != connector:
+            raise ConfigError(
+                f"school {keys[0]!r} uses connector {sch.connector!r}, not {connector!r}"
+            )
+        with _progress(keys[0], as_json) as progress:
+            result = pipeline.run_school(store, sch, pm, progress=progress, **options)
+        return _print_json(result) if as_json else _print_summary(result)
+    results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
+    for failed in (r for r in results if r["exit_code"]):
+        click.echo(f"mis-sync: error: {failed['message']}", err=True)
     if as_json:
-        _print_json(results[0] if len(keys) == 1 else results)
+        _print_json(results)
     else:
         for result in results:
             _print_summary(result)
-    sys.exit(worst)
+    sys.exit(max(r["exit_code"] for r in results))
 
 
 @main.command()
@@ -361,8 +356,8 @@ def _table(title: str, columns: list[str], rows: list[dict]) -> None:
 
 def _print_summary(result: dict) -> None:
     """Plain lines, not rich: a cron run should not pay for rich's import to say "no changes"."""
-    if result.get("status") == "failed":
-        click.echo(f"{result['school']}: failed: {result['message']}")
+    if result.get("exit_code"):
+        click.echo(f"{result['school']}: {result['status']}: {result['message']}")
         return
     counts = ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "deleted", "left_out"))
     label = "dry run (nothing written)" if result["status"] == "dry-run" else f"run {result['run']}"

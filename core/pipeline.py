@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import Any
 
 import httpx
 import pluggy
 
 from . import plugins
 from .config import Config, School, bind_school
-from .errors import ConfigError, MisSyncError, SafeguardStop, SourceError
+from .errors import ConfigError, MisSyncError, SafeguardStop, SchoolBusy, SourceError
 from .store import Store
 
 log = logging.getLogger("mis_sync.run")
@@ -97,6 +100,50 @@ def run_school(
             **summary,
         }
     return {**store.run(run), **{k: summary[k] for k in ("left_out_by_reason", "near_duplicates")}}
+
+
+def run_schools(
+    store: Store,
+    config: Config,
+    keys: list[str],
+    *,
+    connector: str,
+    jobs: int = 1,
+    progress_for: Callable[[str], Any] | None = None,
+    **options,
+) -> list[dict]:
+    """Sync several schools, at most `jobs` at once, each in its own run, lock and transaction.
+
+    One school failing never stops the others: its entry says why, with the exit code it
+    would have had alone, so the caller can exit with the worst.
+    """
+
+    def one(key: str) -> dict:
+        try:
+            school, pm = prepare(config, key)
+            if school.connector != connector:
+                raise ConfigError(
+                    f"school {key!r} uses connector {school.connector!r}, not {connector!r}"
+                )
+            with progress_for(key) if progress_for else nullcontext() as progress:
+                return {
+                    **run_school(store, school, pm, progress=progress, **options),
+                    "exit_code": 0,
+                }
+        except MisSyncError as exc:
+            status = {SafeguardStop: "stopped", SchoolBusy: "busy"}.get(type(exc), "failed")
+            return {
+                "school": key,
+                "status": status,
+                "message": str(exc),
+                "exit_code": exc.exit_code,
+            }
+        except Exception as exc:  # noqa: BLE001 - a bug in one school's run must not stop the rest
+            log.exception("%s: internal error", key)
+            return {"school": key, "status": "failed", "message": _message(exc), "exit_code": 1}
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, keys))
 
 
 def keep_last_good(store: Store, school: str, dataset) -> None:
