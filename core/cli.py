@@ -286,6 +286,56 @@ def set_local(ctx: Context, entity, record_id, field, value, school):
     click.echo(f"{entity} {record_id}: {field} = {value!r}")
 
 
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes.",
+)
+@pass_ctx
+@handled
+def worker(ctx: Context, concurrency: int) -> None:
+    """Start a Celery worker that runs the syncs dispatched to the broker."""
+    from . import tasks
+
+    app = tasks.configure(ctx.config)
+    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork"])
+
+
+@main.command()
+@click.argument("connector", required=False)
+@click.option(
+    "--school", help="Only this school (default: every school, or every one using CONNECTOR)."
+)
+@pass_ctx
+@handled
+def dispatch(ctx: Context, connector: str | None, school: str | None) -> None:
+    """Queue one sync task per school for the Celery workers."""
+    from . import tasks
+    from .errors import ConfigError
+
+    config = ctx.config
+    if not config.path:
+        raise ConfigError("dispatch needs a config file that the workers can read too")
+    keys = (
+        [school]
+        if school
+        else sorted(
+            k
+            for k, v in config.schools.items()
+            if connector is None or v.get("connector") == connector
+        )
+    )
+    unknown = [k for k in keys if k not in config.schools]
+    if unknown or not keys:
+        raise ConfigError(f"{config.path}: no school {unknown[0] if unknown else 'to dispatch'!r}")
+    tasks.configure(config)
+    for key, task_id in zip(keys, tasks.dispatch(config, keys), strict=True):
+        click.echo(f"{key}: queued as task {task_id}")
+
+
 @main.group()
 def db() -> None:
     """Manage the database schema."""

@@ -34,7 +34,8 @@ class CoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     database: str = DEFAULT_DATABASE
-    broker: str | None = None
+    broker: str | None = None  # Celery broker URL, for `mis-sync worker` and `dispatch`
+    queue: str = "mis-sync"  # Celery queue: one per environment sharing a broker
     schools: dict[str, dict[str, Any]] = {}
     path: str | None = None  # where it was read from, for messages; not a config key
 

@@ -7,9 +7,17 @@ class MisSyncError(Exception):
 
 
 class SourceError(MisSyncError):
-    """The MIS failed: network, auth, permission or malformed data. Nothing is stored."""
+    """The MIS failed: network, auth, permission or malformed data. Nothing is stored.
+
+    `transient` marks failures worth trying again later (the source kept answering 429/5xx
+    or could not be reached); a worker retries only those.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ConfigError(MisSyncError):

@@ -105,7 +105,8 @@ class HttpClient:
                     self.redact(
                         f"{what}: gave up after {attempt} tries over {elapsed:.1f}s"
                         f" (last: {problem})"
-                    )
+                    ),
+                    transient=True,
                 )
             self.sleep(delay)
             waited += delay

@@ -55,11 +55,12 @@ def run_school(
     dry_run: bool = False,
     allow_mass_delete: bool = False,
     wait: bool = False,
+    origin: str = "cli",
 ) -> dict:
     """Sync one school; returns the run's summary (the `run --json` object)."""
     local = local_fields(pm)
     with store.lock(school.key, wait=wait):
-        run = None if dry_run else store.start_run(school.key, school.connector)
+        run = None if dry_run else store.start_run(school.key, school.connector, origin)
         try:
             raw = pm.hook.mis_sync_fetch(
                 school=school, transport=transport, progress=progress or _quiet

@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
@@ -25,7 +26,15 @@ import msgspec
 BASE_URL_INPROCESS = "http://127.0.0.1/api"
 PREFIX = "/api"
 RESOURCES = ("students", "contacts", "contact-links", "staff", "classes", "groups")
-FAULT_KINDS = ("status", "expire_token", "not_json", "wrong_shape", "truncated", "loop_cursor")
+FAULT_KINDS = (
+    "status",
+    "expire_token",
+    "not_json",
+    "wrong_shape",
+    "truncated",
+    "loop_cursor",
+    "delay",
+)
 MAX_LIMIT = 1000
 _JSON = "application/json"
 
@@ -38,6 +47,7 @@ class Fault(msgspec.Struct, kw_only=True):
     status: int = 500
     retry_after: float | None = None
     body: dict | None = None
+    seconds: float = 0.0  # for kind="delay": how long the page takes
 
 
 class FakeDatashare:
@@ -67,6 +77,7 @@ class FakeDatashare:
         self._encode = msgspec.json.Encoder().encode
         self.requests: list[tuple[str, str]] = []
         self.tokens_issued = 0
+        self.delayed = threading.Event()  # set when a "delay" fault starts: a run is mid-fetch
         self.issued_tokens: list[str] = []  # every token ever handed out, for leak tests
 
     def transport(self) -> httpx.WSGITransport:
@@ -138,6 +149,10 @@ class FakeDatashare:
             "meta": {"next_cursor": next_cursor, "total": len(records)},
         }
         fault = self._take_fault(resource, offset // limit + 1)
+        if fault is not None and fault.kind == "delay":  # a slow page, then a normal one
+            self.delayed.set()
+            time.sleep(fault.seconds)
+            fault = None
         if fault is None:
             return 200, [("Content-Type", _JSON)], self._encode(page)
         return self._apply(fault, page, cursor)

@@ -66,7 +66,7 @@ class Store:
         since = f"run {row.run}, started {row.started}" if row else "starting"
         return f"school {school!r}: another run holds it ({since}); try later or pass --wait"
 
-    def start_run(self, school: str, connector: str) -> int:
+    def start_run(self, school: str, connector: str, origin: str = "cli") -> int:
         """Record the run as running, committed at once so that it is visible while it works.
 
         Called under the school's lock, so any other `running` row for the school is a run
@@ -80,7 +80,11 @@ class Store:
             )
             return conn.execute(
                 t.runs.insert().values(
-                    school=school, connector=connector, status="running", started=now()
+                    school=school,
+                    connector=connector,
+                    status="running",
+                    started=now(),
+                    origin=origin,
                 )
             ).inserted_primary_key[0]
 

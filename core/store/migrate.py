@@ -9,7 +9,9 @@ from __future__ import annotations
 from sqlalchemy import Engine, inspect, text
 
 from ..errors import ConfigError
+from .lock import school_lock
 
+SCHEMA_LOCK = "(schema)"  # a lock name no school key can take: it is not a TOML bare key
 HEAD = "0002"  # the newest revision in core/migrations/versions; a test keeps them equal
 
 
@@ -29,8 +31,13 @@ def ensure(engine: Engine) -> None:
     """Create the schema on an empty database; refuse one that is behind (exit 2)."""
     version = current(engine)
     if version is None:
-        upgrade(engine)
-    elif version != HEAD:
+        # Workers starting together on an empty database must not create it twice.
+        with school_lock(engine, SCHEMA_LOCK, wait=True, busy=lambda: "schema"):
+            version = current(engine)
+            if version is None:
+                upgrade(engine)
+                version = HEAD
+    if version != HEAD:
         raise ConfigError(
             f"the database schema is at revision {version}, this mis-sync needs {HEAD}:"
             " run `mis-sync db upgrade` first"
