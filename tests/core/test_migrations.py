@@ -30,6 +30,18 @@ def test_migrations_build_exactly_the_tables_the_code_uses(db_url):
     engine.dispose()
 
 
+def test_a_new_database_is_built_as_the_migrations_would_build_it(db_url):
+    engine = create_engine(db_url)
+    migrate.ensure(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert context.get_current_revision() == migrate.HEAD
+        assert compare_metadata(context, metadata) == []
+    migrate.upgrade(engine)  # nothing to do, and no error
+    assert migrate.current(engine) == migrate.HEAD
+    engine.dispose()
+
+
 def test_upgrade_from_the_first_schema_keeps_every_row(db_url, tmp_path, monkeypatch):
     engine = create_engine(db_url)
     migrate.upgrade(engine, "0001")

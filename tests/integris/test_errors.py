@@ -145,3 +145,9 @@ def test_missing_secret_variable_exits_2_naming_it(tmp_path):
         f"environment variable {SECRET_ENV} (named by client_secret_env) is not set"
     )
     assert SECRET not in result.stderr
+
+
+def test_any_other_status_fails_the_run_naming_resource_page_and_status(school):
+    result, _ = school(Fault(kind="status", status=418, resource="classes"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "mis-sync: error: classes page 1: unexpected HTTP 418"
