@@ -6,10 +6,12 @@ run row ends as `failed` or `stopped` with its message, and no record has change
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import httpx
@@ -59,7 +61,7 @@ def run_school(
 ) -> dict:
     """Sync one school; returns the run's summary (the `run --json` object)."""
     local = local_fields(pm)
-    with store.lock(school.key, wait=wait):
+    with store.lock(school.key, wait=wait), _without_gc():
         run = None if dry_run else store.start_run(school.key, school.connector, origin)
         try:
             raw = pm.hook.mis_sync_fetch(
@@ -156,6 +158,33 @@ def keep_last_good(store: Store, school: str, dataset) -> None:
     keys = [(i.entity, i.id) for i in dataset.invalid if i.id]
     for entity, record in store.stored_copies(school, keys):
         dataset.records[entity][record.id] = record
+
+
+_gc = {"users": 0, "was_enabled": True}
+_gc_lock = threading.Lock()
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a run builds its records.
+
+    A run allocates hundreds of thousands of small objects that form no cycles; the cyclic
+    collector would walk them again and again for nothing (a third of the mapping and merge
+    time at 8,000 pupils). Reference counting still frees everything; the collector comes
+    back, as it was, when the last concurrent run ends.
+    """
+    with _gc_lock:
+        if _gc["users"] == 0:
+            _gc["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc["users"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc["users"] -= 1
+            if _gc["users"] == 0 and _gc["was_enabled"]:
+                gc.enable()
 
 
 def _sizes(records: dict) -> str:

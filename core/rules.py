@@ -42,11 +42,13 @@ def _blank(value: str | None) -> bool:
 def merge_duplicate_contacts(ds: Dataset) -> None:
     """One person entered twice is stored once, under the ID that sorts first as a string."""
     contacts = ds.records["contacts"]
+    identity = {
+        c.id: (_norm(c.title), _norm(c.forename), _norm(c.surname), _norm(c.email))
+        for c in contacts.values()
+    }
     by_identity: dict[tuple, list[str]] = defaultdict(list)
-    for c in contacts.values():
-        by_identity[(_norm(c.title), _norm(c.forename), _norm(c.surname), _norm(c.email))].append(
-            c.id
-        )
+    for cid, key in identity.items():
+        by_identity[key].append(cid)
     survivor: dict[str, str] = {}
     for ids in by_identity.values():
         if len(ids) > 1:
@@ -58,7 +60,7 @@ def merge_duplicate_contacts(ds: Dataset) -> None:
                 )
     if survivor:
         _repoint_links(ds, survivor)
-    ds.near_duplicates = _near_duplicates(contacts.values())
+    ds.near_duplicates = _near_duplicates(contacts, identity)
 
 
 def _repoint_links(ds: Dataset, survivor: dict[str, str]) -> None:
@@ -80,24 +82,25 @@ def _repoint_links(ds: Dataset, survivor: dict[str, str]) -> None:
             )
 
 
-def _near_duplicates(contacts) -> list[tuple[str, str, str]]:
+def _near_duplicates(contacts: dict, identity: dict) -> list[tuple[str, str, str]]:
     """Pairs that look like one person but differ in name or email: reported, never merged."""
-    by_email: dict[str, list] = defaultdict(list)
-    by_names: dict[tuple, list] = defaultdict(list)
-    for c in contacts:
-        if not _blank(c.email):
-            by_email[_norm(c.email)].append(c)
-        if not (_blank(c.forename) or _blank(c.surname)):
-            by_names[(_norm(c.title), _norm(c.forename), _norm(c.surname))].append(c)
+    by_email: dict[str, list[str]] = defaultdict(list)
+    by_names: dict[tuple, list[str]] = defaultdict(list)
+    for cid, (title, forename, surname, email) in identity.items():
+        if cid in contacts:  # not merged away
+            if email:
+                by_email[email].append(cid)
+            if forename and surname:
+                by_names[(title, forename, surname)].append(cid)
     pairs = set()
-    for group in by_email.values():
-        for a, b in combinations(group, 2):
-            if not _halves(a, b):
-                pairs.add((*sorted((a.id, b.id)), "same email"))
-    for group in by_names.values():
-        for a, b in combinations(group, 2):
-            if _norm(a.email) != _norm(b.email):
-                pairs.add((*sorted((a.id, b.id)), "same names"))
+    for group in (g for g in by_email.values() if len(g) > 1):
+        for a, b in combinations(sorted(group), 2):
+            if not _halves(contacts[a], contacts[b]):
+                pairs.add((a, b, "same email"))
+    for group in (g for g in by_names.values() if len(g) > 1):
+        for a, b in combinations(sorted(group), 2):
+            if identity[a][3] != identity[b][3]:
+                pairs.add((a, b, "same names"))
     return sorted(pairs)
 
 
@@ -161,45 +164,43 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
             break
         kept_students, kept_teachers = next_students, next_teachers
 
-    classes_of = defaultdict(list)
-    for c in classes.values():
+    # which classes list each left-out pupil or teacher, for their reasons (few, usually)
+    gone_students = students.keys() - kept_students
+    gone_teachers = teachers.keys() - kept_teachers - teacher_out.keys()
+    classes_of, teaches = defaultdict(list), defaultdict(list)
+    for c in classes.values() if gone_students or gone_teachers else ():
         for s in dict.fromkeys(c.student_ids):
-            classes_of[s].append(c.id)
-    teaches = defaultdict(list)
-    for c in classes.values():
+            if s in gone_students:
+                classes_of[s].append(c.id)
         for t in c.teachers:
-            teaches[t.teacher_id].append(c.id)
-
-    def primary(out: dict, rid: str) -> str:
-        return out[rid][0]
+            if t.teacher_id in gone_teachers:
+                teaches[t.teacher_id].append(c.id)
 
     for cid, reasons in class_out.items():
         ds.leave_out("classes", cid, *reasons)
 
-    for sid in list(students):
-        if sid not in kept_students:
-            listed = classes_of.get(sid, [])
-            ds.leave_out(
-                "students",
-                sid,
-                *_because(
-                    "in no kept class" if listed else "in no class",
-                    [f"class {cid} left out: {primary(class_out, cid)}" for cid in listed],
-                ),
-            )
-    for tid in list(teachers):
-        if tid in teacher_out:
-            ds.leave_out("teachers", tid, *teacher_out[tid])
-        elif tid not in kept_teachers:
-            listed = teaches.get(tid, [])
-            ds.leave_out(
-                "teachers",
-                tid,
-                *_because(
-                    "teaches no kept class" if listed else "teaches no class",
-                    [f"class {cid} left out: {primary(class_out, cid)}" for cid in listed],
-                ),
-            )
+    for sid in sorted(gone_students):
+        listed = classes_of.get(sid, [])
+        ds.leave_out(
+            "students",
+            sid,
+            *_because(
+                "in no kept class" if listed else "in no class",
+                [f"class {cid} left out: {class_out[cid][0]}" for cid in listed],
+            ),
+        )
+    for tid, reasons in teacher_out.items():
+        ds.leave_out("teachers", tid, *reasons)
+    for tid in sorted(gone_teachers):
+        listed = teaches.get(tid, [])
+        ds.leave_out(
+            "teachers",
+            tid,
+            *_because(
+                "teaches no kept class" if listed else "teaches no class",
+                [f"class {cid} left out: {class_out[cid][0]}" for cid in listed],
+            ),
+        )
 
     for cid in kept_classes:
         c = classes[cid]

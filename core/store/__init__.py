@@ -150,10 +150,11 @@ class Store:
         return summary
 
     def _stored(self, conn: Connection, school: str) -> dict[tuple[str, str], tuple[str, bool]]:
-        rows = conn.execute(
+        rows = _fetch_all(
+            conn,
             select(t.records.c.entity, t.records.c.id, t.records.c.hash, t.records.c.deleted).where(
                 t.records.c.school == school
-            )
+            ),
         )
         return {(e, i): (h, bool(d)) for e, i, h, d in rows}
 
@@ -392,6 +393,21 @@ def _changes(op: str, stored: str) -> dict:
 
 RECORD_COLUMNS = ("school", "entity", "id", "data", "hash", "deleted", "run")
 EVENT_COLUMNS = ("run", "school", "entity", "id", "op", "changes")
+
+
+def _fetch_all(conn: Connection, query) -> list[tuple]:
+    """Plain tuples from the driver's cursor: the stored hashes of a large school are tens of
+    thousands of rows, and Core's Row objects would cost more than the query itself."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _insert_many(conn: Connection, table, columns: tuple[str, ...], rows: list[tuple]) -> None:

@@ -20,6 +20,8 @@ records = Table(
     Column("hash", String(32), nullable=False),  # blake2b of data: the diff compares this
     Column("deleted", Boolean, nullable=False),
     Column("run", Integer, nullable=False),  # the run that last changed this row
+    # SQLite keeps the rows in key order, so one school's hashes are read in one sweep
+    sqlite_with_rowid=False,
 )
 
 left_out = Table(

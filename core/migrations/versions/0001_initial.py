@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(32), nullable=False),
         sa.Column("deleted", sa.Boolean, nullable=False),
         sa.Column("run", sa.Integer, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table("left_out", *key(), sa.Column("reasons", sa.Text, nullable=False))
     op.create_table(
