@@ -374,6 +374,29 @@ def connectors(as_json):
     _table("Installed", ["kind", "name", "version"], rows)
 
 
+@main.command(name="new-connector")
+@click.argument("name")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Folder to create mis-sync-NAME in.",
+)
+@handled
+def new_connector(name: str, dest: str) -> None:
+    """Create a new connector package from the template, its tests wired to the kit."""
+    from pathlib import Path
+
+    from .scaffold import new_connector as scaffold
+
+    target = scaffold(name, Path(dest))
+    click.echo(f"created {target}")
+    click.echo(
+        f"next: pip install -e {target} && pytest {target}/tests && mis-sync run {name} --demo"
+    )
+
+
 class _NoConnector:
     """Stands in for a connector where a command needs only core's and plugins' hooks."""
 

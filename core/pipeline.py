@@ -75,6 +75,10 @@ def run_school(
             pm.hook.mis_sync_merge(school=school, dataset=dataset)
             pm.hook.mis_sync_filter(school=school, dataset=dataset)
             log.info("%s: kept %s", school.key, _sizes(dataset.records))
+            for entity, rid in dataset.repeated_ids:
+                log.warning(
+                    "%s: %s %s sent more than once; the last one counts", school.key, entity, rid
+                )
             for invalid in dataset.invalid:
                 log.warning("%s: left out: %s", school.key, invalid.reason)
             for entity, outs in dataset.left_out.items():

@@ -142,6 +142,7 @@ class Dataset(msgspec.Struct, kw_only=True):
         default_factory=lambda: {e: {} for e in ENTITIES}
     )
     near_duplicates: list[tuple[str, str, str]] = []
+    repeated_ids: list[tuple[str, str]] = []  # (entity, id) sent more than once; last one wins
 
     @classmethod
     def of(cls, **entities: list) -> Dataset:
@@ -154,6 +155,8 @@ class Dataset(msgspec.Struct, kw_only=True):
     def add(self, entity: str, items) -> None:
         bucket = self.records[entity]
         for item in items:
+            if item.id in bucket:
+                self.repeated_ids.append((entity, item.id))
             bucket[item.id] = item
 
     def reject(self, entity: str, rid: str | None, reason: str) -> None:
