@@ -20,17 +20,18 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Record(msgspec.Struct, rename="pascal", kw_only=True):
-    """Base: a record's ID must be a non-blank string; ID_FIELD names it in messages."""
+    """Base: a record's ID fields must be non-blank strings; ID_FIELDS names them."""
 
-    ID_FIELD = ""
+    ID_FIELDS: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.ID_FIELD and not (getattr(self, _attr(self.ID_FIELD)) or "").strip():
-            raise ValueError(f"field {self.ID_FIELD}: blank ID")
+        for name in self.ID_FIELDS:
+            if not getattr(self, _attr(name)).strip():
+                raise ValueError(f"field {name}: blank ID")
 
 
 class Student(Record):
-    ID_FIELD = "StudentID"
+    ID_FIELDS = ("StudentID",)
     student_id: str = field(name="StudentID")
     known_name: Text = None
     legal_forename: Text = None
@@ -53,7 +54,7 @@ class Student(Record):
 
 
 class Contact(Record):
-    ID_FIELD = "ContactID"
+    ID_FIELDS = ("ContactID",)
     contact_id: str = field(name="ContactID")
     title: Text = None
     forename: Text = None
@@ -64,19 +65,15 @@ class Contact(Record):
 
 
 class ContactLink(Record):
+    ID_FIELDS = ("StudentID", "ContactID")
     student_id: str = field(name="StudentID")
     contact_id: str = field(name="ContactID")
     relationship: Text = None
     parental_responsibility: bool | None = None
 
-    def __post_init__(self) -> None:
-        for name in ("StudentID", "ContactID"):
-            if not getattr(self, _attr(name)).strip():
-                raise ValueError(f"field {name}: blank ID")
-
 
 class Staff(Record):
-    ID_FIELD = "StaffID"
+    ID_FIELDS = ("StaffID",)
     staff_id: str = field(name="StaffID")
     title: Text = None
     forename: Text = None
@@ -85,7 +82,7 @@ class Staff(Record):
 
 
 class Class(Record):
-    ID_FIELD = "ClassID"
+    ID_FIELDS = ("ClassID",)
     class_id: str = field(name="ClassID")
     class_code: Text = None
     description: Text = None
@@ -97,7 +94,7 @@ class Class(Record):
 
 
 class Group(Record):
-    ID_FIELD = "GroupID"
+    ID_FIELDS = ("GroupID",)
     group_id: str = field(name="GroupID")
     description: Text = None
     type: Text = None
@@ -155,12 +152,9 @@ def describe_invalid(
     try:
         loose = _LOOSE.decode(raw)
         if isinstance(loose, dict):
-            value = loose.get(cls.ID_FIELD) if cls.ID_FIELD else None
-            if cls is ContactLink:
-                s, c = loose.get("StudentID"), loose.get("ContactID")
-                value = f"{s}:{c}" if isinstance(s, str) and isinstance(c, str) else None
-            if isinstance(value, str) and value.strip():
-                rid = value.strip()
+            parts = [loose.get(name) for name in cls.ID_FIELDS]
+            if all(isinstance(p, str) and p.strip() for p in parts):
+                rid = ":".join(p.strip() for p in parts)  # a link's key is student:contact
     except msgspec.DecodeError:
         pass
     message = str(error)

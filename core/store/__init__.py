@@ -307,9 +307,7 @@ class Store:
             for entity, rid in keys:
                 data = conn.execute(
                     select(t.records.c.data).where(
-                        t.records.c.school == school,
-                        t.records.c.entity == entity,
-                        t.records.c.id == rid,
+                        _is(t.records, school, entity, rid),
                         t.records.c.deleted.is_(False),
                     )
                 ).scalar()
@@ -328,18 +326,10 @@ class Store:
     def explain(self, school: str, entity: str, rid: str) -> dict:
         with self.engine.connect() as conn:
             stored = conn.execute(
-                select(t.records.c.deleted).where(
-                    t.records.c.school == school,
-                    t.records.c.entity == entity,
-                    t.records.c.id == rid,
-                )
+                select(t.records.c.deleted).where(_is(t.records, school, entity, rid))
             ).first()
             out = conn.execute(
-                select(t.left_out.c.reasons).where(
-                    t.left_out.c.school == school,
-                    t.left_out.c.entity == entity,
-                    t.left_out.c.id == rid,
-                )
+                select(t.left_out.c.reasons).where(_is(t.left_out, school, entity, rid))
             ).scalar()
         if stored is not None and not stored.deleted and out is None:
             return {"entity": entity, "id": rid, "kept": True, "reasons": []}
@@ -356,19 +346,13 @@ class Store:
     def set_local(self, school: str, entity: str, rid: str, field: str, value: str | None) -> None:
         with self.engine.begin() as conn:
             known = conn.execute(
-                select(t.records.c.id).where(
-                    t.records.c.school == school,
-                    t.records.c.entity == entity,
-                    t.records.c.id == rid,
-                )
+                select(t.records.c.id).where(_is(t.records, school, entity, rid))
             ).first()
             if known is None:
                 raise ConfigError(f"school {school!r}: no {entity[:-1]} with ID {rid!r} is stored")
             conn.execute(
                 delete(t.local_fields).where(
-                    t.local_fields.c.school == school,
-                    t.local_fields.c.entity == entity,
-                    t.local_fields.c.id == rid,
+                    _is(t.local_fields, school, entity, rid),
                     t.local_fields.c.field == field,
                 )
             )
@@ -429,6 +413,11 @@ def _insert_many(conn: Connection, table, columns: tuple[str, ...], rows: list[t
     else:
         params = [dict(zip(columns, r, strict=True)) for r in rows]
     conn.exec_driver_sql(str(compiled), params)
+
+
+def _is(table, school: str, entity: str, rid: str):
+    """The one row of `table` for a school's record."""
+    return and_(table.c.school == school, table.c.entity == entity, table.c.id == rid)
 
 
 def _key(table):

@@ -19,6 +19,7 @@ Table(  # Alembic's own bookkeeping table, as Alembic creates it
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
+UNVERSIONED = "unversioned"  # the store's tables without Alembic's: not made by mis-sync
 SCHEMA_LOCK = "(schema)"  # a lock name no school key can take: it is not a TOML bare key
 HEAD = "0002"  # the newest revision in core/migrations/versions; a test keeps them equal
 
@@ -31,15 +32,16 @@ def current(engine: Engine) -> str | None:
         except Exception:  # noqa: BLE001 - no such table, in every dialect's own words
             conn.rollback()
     if inspect(engine).has_table("records"):
-        return "unversioned"
+        return UNVERSIONED
     return None
 
 
 def ensure(engine: Engine) -> None:
     """Create the schema on an empty database; refuse one that is behind (exit 2)."""
     version = current(engine)
-    if version is None:
-        # Workers starting together on an empty database must not create it twice.
+    if version in (None, UNVERSIONED):
+        # Workers starting together on an empty database must not create it twice, and one
+        # that looked while another was creating it may have seen half: look again, locked.
         with school_lock(engine, SCHEMA_LOCK, wait=True, busy=lambda: "schema"):
             version = current(engine)
             if version is None:

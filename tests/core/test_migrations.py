@@ -79,3 +79,18 @@ def test_upgrade_from_the_first_schema_keeps_every_row(db_url, tmp_path, monkeyp
     assert [(r["run"], r["school"], r["inserted"]) for r in runs] == [(1, "oak", 1)]
     exported = json.loads(CliRunner().invoke(main, ["export", "students"]).stdout)
     assert [s["id"] for s in exported] == ["4821"]
+
+
+def test_processes_starting_together_on_an_empty_database_all_get_the_schema(db_url):
+    """Workers start at once on a new database: one creates it, none fails or sees half."""
+    import subprocess
+    import sys
+
+    code = "import sys; from mis_sync.core.store import Store; Store(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    assert migrate.current(create_engine(db_url)) == migrate.HEAD
