@@ -35,6 +35,9 @@ def handled(command):
             _fail(f"error: {exc}", exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was stored", 1)
+        except Exception as exc:  # a bug: still one line, the traceback only with -vv
+            logging.getLogger("mis_sync").debug("internal error", exc_info=True)
+            _fail(f"internal error: {type(exc).__name__}: {exc} (mis-sync -vv shows where)", 1)
 
     return wrapper
 

@@ -204,3 +204,16 @@ def test_progress_shows_on_a_terminal_only(tmp_path):
         check=True,
     )
     assert "demo: students" not in piped.stdout and "demo: run 2" in piped.stdout
+
+
+def test_an_internal_error_is_one_line_without_a_traceback(cli, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("something no one expected")
+
+    monkeypatch.setattr("mis_sync.core.pipeline.run_school", broken)
+    result = cli("run", "integris", "--demo")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "mis-sync: internal error: RuntimeError: something no one expected"
+        " (mis-sync -vv shows where)"
+    ]
