@@ -162,11 +162,7 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
         transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
     )
     if len(keys) == 1:  # one school: its error is the command's error
-        sch, pm = pipeline.prepare(config, keys[0])
-        if sch.connector != connector:
-            raise ConfigError(
-                f"school {keys[0]!r} uses connector {sch.connector!r}, not {connector!r}"
-            )
+        sch, pm = pipeline.prepare(config, keys[0], expect=connector)
         with _progress(keys[0], as_json) as progress:
             result = pipeline.run_school(store, sch, pm, progress=progress, **options)
         return _print_json(result) if as_json else _print_summary(result)

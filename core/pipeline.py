@@ -36,14 +36,19 @@ def school_for(config: Config, key: str, pm: pluggy.PluginManager) -> School:
 
 
 def prepare(
-    config: Config, key: str, plugin_objects: tuple = ()
+    config: Config, key: str, expect: str | None = None
 ) -> tuple[School, pluggy.PluginManager]:
-    """The school's plugin manager (its connector, then every plugin) and its checked config."""
+    """The school's plugin manager (its connector, then every plugin) and its checked config.
+
+    :param expect: the connector the caller asked for (`mis-sync run NAME`), if any.
+    """
     connector = config.schools.get(key, {}).get("connector")
     if not isinstance(connector, str):
         bind_school(config, key, [])  # raises, naming the file, the key and the line
         raise ConfigError(f"school {key!r}: connector must be a connector name")
-    pm = plugins.manager(connector, plugin_objects)
+    if expect is not None and connector != expect:
+        raise ConfigError(f"school {key!r} uses connector {connector!r}, not {expect!r}")
+    pm = plugins.manager(connector)
     return school_for(config, key, pm), pm
 
 
@@ -127,11 +132,7 @@ def run_schools(
 
     def one(key: str) -> dict:
         try:
-            school, pm = prepare(config, key)
-            if school.connector != connector:
-                raise ConfigError(
-                    f"school {key!r} uses connector {school.connector!r}, not {connector!r}"
-                )
+            school, pm = prepare(config, key, expect=connector)
             with progress_for(key) if progress_for else nullcontext() as progress:
                 return {
                     **run_school(store, school, pm, progress=progress, **options),
