@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import shutil
 from importlib.resources import files
 from pathlib import Path
 
@@ -37,20 +38,24 @@ def new_connector(name: str, dest: Path) -> Path:
     template = files(TEMPLATE)
     fill = {"name": name, "package": package}
 
-    def write(relative: str, text: str) -> None:
-        path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    def filled(*parts: str) -> str:
+        return template.joinpath(*parts).read_text().format(**fill)
 
-    for module in CODE:
-        write(f"{package}/{module}", template.joinpath(module).read_text())
+    # Everything is read and filled in before anything is written: no half-made package.
+    out = {f"{package}/{module}": template.joinpath(module).read_text() for module in CODE}
     for sample in template.joinpath("sample").iterdir():
         if sample.name.endswith(".json"):
-            write(f"{package}/sample/{sample.name}", sample.read_text())
-    write("pyproject.toml", template.joinpath("pyproject.toml.tmpl").read_text().format(**fill))
-    tests = template.joinpath("tests", "test_conformance.py.tmpl").read_text()
-    write("tests/test_conformance.py", tests.format(**fill))
-    write("tests/cassettes/.keep", "")
-    doc = template.joinpath("docs", "connector.md.tmpl").read_text()
-    write(f"docs/{name}.md", doc.format(**fill))
+            out[f"{package}/sample/{sample.name}"] = sample.read_text()
+    out["pyproject.toml"] = filled("pyproject.toml.tmpl")
+    out["tests/test_conformance.py"] = filled("tests", "test_conformance.py.tmpl")
+    out["tests/cassettes/.keep"] = ""
+    out[f"docs/{name}.md"] = filled("docs", "connector.md.tmpl")
+    try:
+        for relative, text in out.items():
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    except OSError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ConfigError(f"{target}: cannot write the new connector: {exc}") from None
     return target

@@ -1,11 +1,7 @@
 """A connector for a folder of JSON files, one per entity: the smallest complete connector.
 
-Copy it with `mis-sync new-connector NAME`. For a real MIS, change `source.py` (how records
-are read and what they look like) and `mapping.py` (how they become canonical records); keep
-the hooks below as they are unless your MIS needs more options.
-"""
-
-from __future__ import annotations
+Copy it with `mis-sync new-connector NAME`. For a real MIS, change `source.py` (how records are
+read, what they look like) and `mapping.py` (how they become canonical records)."""
 
 from pathlib import Path
 

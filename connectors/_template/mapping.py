@@ -1,8 +1,6 @@
 """Source records → canonical records. For a real MIS: map its fields, and say which of its
 class and group types qualify (a type mapped to no kind is left out by core's rules)."""
 
-from __future__ import annotations
-
 from mis_sync.core import schema
 
 CLASS_KINDS = {"class": "class", "registration": "registration", "custom": "custom"}
@@ -22,14 +20,13 @@ def to_dataset(raw) -> schema.Dataset:
 
 
 def klass(c) -> schema.Class:
-    teachers = [schema.ClassTeacher(teacher_id=t.teacher_id, role=t.role) for t in c.teachers]
     return schema.Class(
         id=c.id,
         code=c.code,
         description=c.description,
         kind=CLASS_KINDS.get(c.type or ""),
         source_type=c.type,
-        teachers=teachers,
+        teachers=c.teachers,  # in priority order; core makes the first kept one main
         student_ids=c.student_ids,
     )
 

@@ -1,15 +1,9 @@
-"""What the source sends, as msgspec Structs, and how it is read.
-
-The sample's files already use canonical field names, so most records decode straight into
-core's structs; classes and groups carry the source's own `type`. For a real MIS, declare its
-records here (msgspec `rename` or `field(name=...)` for its field names) and read its pages
-with mis_sync.core.http.HttpClient instead of files.
-"""
-
-from __future__ import annotations
+"""What the source sends, as msgspec Structs, and how it is read. The sample's files use
+canonical field names, so most records decode straight into core's structs; classes and groups
+carry the source's own `type`. For a real MIS: declare its records here (msgspec `rename` or
+`field(name=...)` for its names) and read its pages with mis_sync.core.http.HttpClient."""
 
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 
@@ -17,17 +11,12 @@ from mis_sync.core import schema
 from mis_sync.core.errors import SourceError
 
 
-class Member(msgspec.Struct):
-    teacher_id: str
-    role: Literal["main", "supervisor", "teacher"] = "teacher"
-
-
 class Class(msgspec.Struct, kw_only=True):
     id: str
     code: str | None = None
     description: str | None = None
     type: str | None = None
-    teachers: list[Member] = []
+    teachers: list[schema.ClassTeacher] = []
     student_ids: list[str] = []
 
 
@@ -46,6 +35,8 @@ FILES = {
     "classes": Class,
     "groups": Group,
 }
+# How a record is keyed: a link by student_id:contact_id (as schema.link_id), the rest by id.
+KEYS = {"contact-links": ("student_id", "contact_id")}
 
 
 def read_folder(folder: Path, progress) -> tuple[dict[str, list], list[tuple]]:
@@ -62,8 +53,15 @@ def read_folder(folder: Path, progress) -> tuple[dict[str, list], list[tuple]]:
             try:
                 records[entity].append(decode(item))
             except msgspec.ValidationError as exc:
-                rid = msgspec.json.decode(item).get("id") if bytes(item).startswith(b"{") else None
-                reason = f"{path.name} record {n}: {exc}"
-                invalid.append((entity, rid if isinstance(rid, str) else None, reason))
+                rid = record_id(entity, item)
+                reason = f"{path.name} record {rid or f'#{n} (no ID)'}: {exc}"  # names the field
+                invalid.append((entity, rid, reason))
         progress(entity, len(records[entity]), len(items))
     return records, invalid
+
+
+def record_id(entity: str, item: msgspec.Raw) -> str | None:
+    """A bad record's ID, where it has one: core then keeps its stored copy unchanged."""
+    data = msgspec.json.decode(item)
+    parts = [data.get(k) if isinstance(data, dict) else None for k in KEYS.get(entity, ("id",))]
+    return ":".join(parts) if all(isinstance(p, str) and p for p in parts) else None

@@ -23,6 +23,16 @@ def test_every_hook_has_a_section_headed_by_its_signature(name):
     assert f"{name}({params})" in HEADINGS
 
 
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_parameter_is_listed_with_an_example(name):
+    signature = inspect.signature(getattr(hookspecs, name))
+    heading = f"## {name}({', '.join(signature.parameters)})"
+    section = DOCS.split(heading, 1)[1].split("\n## ", 1)[0]
+    for param in signature.parameters:
+        assert f"- `{param}`:" in section, f"{name}: parameter {param} is not listed"
+    assert f"def {name}(" in section, f"{name}: no example implementation"
+
+
 def test_no_section_documents_a_hook_that_does_not_exist():
     assert {h.split("(")[0] for h in HEADINGS} == set(HOOKS)
 

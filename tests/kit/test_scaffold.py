@@ -5,13 +5,36 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
+import venv
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from mis_sync.core.cli import main
+
+
+def throwaway_venv(where: Path) -> Path:
+    """A venv that sees exactly this environment's packages (mis-sync, pytest, pip, setuptools).
+
+    `--system-site-packages` is not enough when this interpreter is itself a venv: the new
+    one would see the base interpreter's packages, not ours. So a .pth file adds our site
+    directories (running their .pth files too, such as mis-sync's editable finder) after the
+    new venv's own, where the scaffolded package gets installed.
+    """
+    venv.EnvBuilder(with_pip=False).create(where)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    ours = [
+        *site.getsitepackages(),
+        *([site.getusersitepackages()] if site.ENABLE_USER_SITE else []),
+    ]
+    lines = [f"import site; site.addsitedir({p!r})" for p in ours if Path(p).is_dir()]
+    pth = where / "lib" / version / "site-packages" / "_outer_environment.pth"
+    pth.write_text("\n".join(lines) + "\n")
+    return where / "bin" / "python"
 
 
 def test_a_scaffolded_connector_installs_passes_its_kit_and_syncs(tmp_path):
@@ -22,50 +45,34 @@ def test_a_scaffolded_connector_installs_passes_its_kit_and_syncs(tmp_path):
     assert (package / "tests" / "cassettes" / ".keep").is_file()
     assert (package / "docs" / "acme.md").is_file()
 
-    # Installed beside this environment (no network, no build isolation), found by PYTHONPATH.
-    site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(package),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    env = {**os.environ, "PYTHONPATH": str(site), "MIS_SYNC_CONFIG": ""}
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],
-        cwd=package,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    python = throwaway_venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["MIS_SYNC_CONFIG"] = ""
+
+    def run(*args: str, cwd: Path = package) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(python), *args], cwd=cwd, env=env, capture_output=True, text=True
+        )
+
+    # As the guide says: pip install -e (here with no network and no build isolation).
+    pip = ("-m", "pip", "--disable-pip-version-check", "install", "-q", "--no-index")
+    installed = run(*pip, "--no-deps", "--no-build-isolation", "-e", str(package))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "5 passed" in tests.stdout
+    assert "6 passed" in tests.stdout, tests.stdout
 
     work = tmp_path / "work"
     work.mkdir()
-    cli = [sys.executable, "-m", "mis_sync.core.cli"]
-    listed = subprocess.run(
-        [*cli, "connectors", "--json"], cwd=work, env=env, capture_output=True, text=True
-    )
+    cli = ("-m", "mis_sync.core.cli")  # the `mis-sync` console script's target
+    listed = run(*cli, "connectors", "--json", cwd=work)
     assert {"kind": "connector", "name": "acme", "version": "0.1.0"} in json.loads(listed.stdout)
-    run = subprocess.run(
-        [*cli, "run", "acme", "--demo"], cwd=work, env=env, capture_output=True, text=True
-    )
-    assert run.returncode == 0, run.stderr
-    assert "demo: run 1: inserted" in run.stdout
-    students = subprocess.run(
-        [*cli, "export", "students"], cwd=work, env=env, capture_output=True, text=True
-    )
+    synced = run(*cli, "run", "acme", "--demo", cwd=work)
+    assert synced.returncode == 0, synced.stderr
+    assert "demo: run 1: inserted" in synced.stdout
+    assert (work / "mis-sync.db").is_file()
+    students = run(*cli, "export", "students", cwd=work)
     assert len(json.loads(students.stdout)) == 9  # ten in the sample; one only in the chess club
 
 
