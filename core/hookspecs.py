@@ -77,14 +77,22 @@ def mis_sync_fetch(
 
 
 @hookspec(firstresult=True)
-def mis_sync_map(school: School, raw: Any) -> Dataset:
+def mis_sync_map(school: School, raw: Any, source_state: bytes | None) -> Dataset:
     """Turn what ``mis_sync_fetch`` returned into canonical records.
 
     Stops at the first non-None result. Records that fail validation go into
     ``dataset.invalid`` with a reason naming resource, ID and field; the run goes on.
 
+    A source that sends only what changed (a delta) cannot be mapped from ``raw`` alone, and
+    the stored canonical records cannot fill the gap: they hold only what the rules kept, and
+    one canonical record may be built from many source rows. So a connector may set
+    ``dataset.source_state`` to its own picture of the source; core stores it in the same
+    transaction as the run's records and hands it back here on the school's next run.
+
     :param school: the school's config.
     :param raw: the value ``mis_sync_fetch`` returned.
+    :param source_state: the ``dataset.source_state`` last stored for the school by this
+        connector (a successful run that sets none keeps the one before), or None.
     """
 
 

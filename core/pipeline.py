@@ -74,7 +74,11 @@ def run_school(
             )
             if raw is None:
                 raise SourceError(f"connector {school.connector!r} fetched nothing")
-            dataset = pm.hook.mis_sync_map(school=school, raw=raw)
+            dataset = pm.hook.mis_sync_map(
+                school=school,
+                raw=raw,
+                source_state=store.source_state(school.key, school.connector),
+            )
             keep_last_good(store, school.key, dataset)
             log.info("%s: mapped %s", school.key, _sizes(dataset.records))
             pm.hook.mis_sync_merge(school=school, dataset=dataset)

@@ -214,13 +214,22 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
 
 
 def _ranked(teachers: list[ClassTeacher]) -> list[ClassTeacher]:
-    """The first kept teacher of a ranked (main/supervisor) list becomes main."""
+    """The first kept teacher of the ranked (main/supervisor) ones becomes main.
+
+    Plain `teacher`s keep their role even beside ranked ones: a OneRoster scheduled class has
+    one primary teacher (main) and co-teachers, who are not that class's supervisors.
+    """
     unique = list({t.teacher_id: t for t in reversed(teachers)}.values())[::-1]
-    if any(t.role != "teacher" for t in unique):
-        unique = [
-            ClassTeacher(teacher_id=t.teacher_id, role="main" if i == 0 else "supervisor")
-            for i, t in enumerate(unique)
-        ]
+    ranked = [t.teacher_id for t in unique if t.role != "teacher"]
+    unique = [
+        ClassTeacher(
+            teacher_id=t.teacher_id,
+            role="main" if t.teacher_id == ranked[0] else "supervisor",
+        )
+        if t.role != "teacher"
+        else t
+        for t in unique
+    ]
     return sorted(unique, key=lambda t: t.teacher_id)
 
 

@@ -143,6 +143,10 @@ class Dataset(msgspec.Struct, kw_only=True):
     )
     near_duplicates: list[tuple[str, str, str]] = []
     repeated_ids: list[tuple[str, str]] = []  # (entity, id) sent more than once; last one wins
+    # What the connector wants back as `source_state` on the school's next run: a source that
+    # sends only changes (a OneRoster delta) keeps its full picture here, stored atomically
+    # with this run's records, because the canonical records hold only what was kept.
+    source_state: bytes | None = None
 
     @classmethod
     def of(cls, **entities: list) -> Dataset:

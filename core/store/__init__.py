@@ -129,6 +129,8 @@ class Store:
                 conn.rollback()
                 return summary
             self._write(conn, run, school, plan)
+            if dataset.source_state is not None:
+                self._put_source_state(conn, run, school, dataset.source_state)
             message = f"mass delete allowed: {', '.join(over)}" if over else None
             conn.execute(
                 update(t.runs)
@@ -148,6 +150,24 @@ class Store:
                 )
             )
         return summary
+
+    def _put_source_state(self, conn: Connection, run: int, school: str, data: bytes) -> None:
+        """In the run's own transaction: a delta stored without its records, or records
+        without their delta, would make the next delta apply to the wrong picture."""
+        connector = conn.execute(select(t.runs.c.connector).where(t.runs.c.run == run)).scalar()
+        conn.execute(delete(t.source_state).where(t.source_state.c.school == school))
+        conn.execute(
+            t.source_state.insert().values(school=school, connector=connector, data=data, run=run)
+        )
+
+    def source_state(self, school: str, connector: str) -> bytes | None:
+        """What the school's last successful run of `connector` kept as its source state."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.source_state.c.data).where(
+                    t.source_state.c.school == school, t.source_state.c.connector == connector
+                )
+            ).scalar()
 
     def _stored(self, conn: Connection, school: str) -> dict[tuple[str, str], tuple[str, bool]]:
         rows = _fetch_all(

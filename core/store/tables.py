@@ -6,7 +6,17 @@ membership lists, so a changed class rewrites one row, not thousands. A change h
 migration in core/migrations/versions; tests/core/test_migrations.py compares the two.
 """
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -75,4 +85,15 @@ events = Table(
     # JSON {field: [old, new]}, {"reason": ...} for a delete, the new record for an insert
     Column("changes", Text, nullable=False),
     Index("events_run", "run"),
+)
+
+# A connector's own picture of its source, for sources that send only changes (hookspecs,
+# mis_sync_map): one row per school, replaced by each successful run in its transaction.
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("school", String(100), primary_key=True),
+    Column("connector", String(64), nullable=False),  # handed back only to the same connector
+    Column("data", LargeBinary, nullable=False),
+    Column("run", Integer, nullable=False),  # the run that stored it
 )
