@@ -179,28 +179,10 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
     for cid, reasons in class_out.items():
         ds.leave_out("classes", cid, *reasons)
 
-    for sid in sorted(gone_students):
-        listed = classes_of.get(sid, [])
-        ds.leave_out(
-            "students",
-            sid,
-            *_because(
-                "in no kept class" if listed else "in no class",
-                [f"class {cid} left out: {class_out[cid][0]}" for cid in listed],
-            ),
-        )
+    _leave_out_by_class(ds, "students", gone_students, classes_of, "in", class_out)
     for tid, reasons in teacher_out.items():
         ds.leave_out("teachers", tid, *reasons)
-    for tid in sorted(gone_teachers):
-        listed = teaches.get(tid, [])
-        ds.leave_out(
-            "teachers",
-            tid,
-            *_because(
-                "teaches no kept class" if listed else "teaches no class",
-                [f"class {cid} left out: {class_out[cid][0]}" for cid in listed],
-            ),
-        )
+    _leave_out_by_class(ds, "teachers", gone_teachers, teaches, "teaches", class_out)
 
     for cid in kept_classes:
         c = classes[cid]
@@ -211,6 +193,20 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
         )
     _filter_groups(ds, kept_students)
     _filter_contacts(ds, parental_responsibility_only)
+
+
+def _leave_out_by_class(ds, entity, gone, listed_in, verb, class_out) -> None:
+    """Pupils and teachers go because of their classes: say which, and why each went."""
+    for rid in sorted(gone):
+        listed = listed_in.get(rid, [])
+        ds.leave_out(
+            entity,
+            rid,
+            *_because(
+                f"{verb} no kept class" if listed else f"{verb} no class",
+                [f"class {cid} left out: {class_out[cid][0]}" for cid in listed],
+            ),
+        )
 
 
 def _ranked(teachers: list[ClassTeacher]) -> list[ClassTeacher]:
