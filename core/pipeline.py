@@ -10,7 +10,6 @@ import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -52,6 +51,36 @@ def prepare(
     return school_for(config, key, pm), pm
 
 
+_gc = {"users": 0, "was_enabled": True}
+_gc_lock = threading.Lock()
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a run builds its records.
+
+    A run allocates hundreds of thousands of small objects that form no cycles; the cyclic
+    collector would walk them again and again for nothing (a third of the mapping and merge
+    time at 8,000 pupils). Reference counting still frees everything; the collector comes
+    back, as it was, when the last concurrent run ends. It wraps whole calls of run_school,
+    so that a run's records are already freed when the collector returns and it finds none
+    of them to walk.
+    """
+    with _gc_lock:
+        if _gc["users"] == 0:
+            _gc["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc["users"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc["users"] -= 1
+            if _gc["users"] == 0 and _gc["was_enabled"]:
+                gc.enable()
+
+
+@_without_gc()
 def run_school(
     store: Store,
     school: School,
@@ -66,7 +95,7 @@ def run_school(
 ) -> dict:
     """Sync one school; returns the run's summary (the `run --json` object)."""
     local = local_fields(pm)
-    with store.lock(school.key, wait=wait), _without_gc():
+    with store.lock(school.key, wait=wait):
         run = None if dry_run else store.start_run(school.key, school.connector, origin)
         try:
             raw = pm.hook.mis_sync_fetch(
@@ -154,6 +183,8 @@ def run_schools(
             log.exception("%s: internal error", key)
             return {"school": key, "status": "failed", "message": _message(exc), "exit_code": 1}
 
+    from concurrent.futures import ThreadPoolExecutor  # here: a one-school run never needs it
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, keys))
 
@@ -167,33 +198,6 @@ def keep_last_good(store: Store, school: str, dataset) -> None:
     keys = [(i.entity, i.id) for i in dataset.invalid if i.id]
     for entity, record in store.stored_copies(school, keys):
         dataset.records[entity][record.id] = record
-
-
-_gc = {"users": 0, "was_enabled": True}
-_gc_lock = threading.Lock()
-
-
-@contextmanager
-def _without_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a run builds its records.
-
-    A run allocates hundreds of thousands of small objects that form no cycles; the cyclic
-    collector would walk them again and again for nothing (a third of the mapping and merge
-    time at 8,000 pupils). Reference counting still frees everything; the collector comes
-    back, as it was, when the last concurrent run ends.
-    """
-    with _gc_lock:
-        if _gc["users"] == 0:
-            _gc["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc["users"] += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc["users"] -= 1
-            if _gc["users"] == 0 and _gc["was_enabled"]:
-                gc.enable()
 
 
 def _sizes(records: dict) -> str:

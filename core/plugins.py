@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoints, entry_points
 from types import ModuleType
 
 import pluggy
@@ -46,13 +46,14 @@ def manager(
     pm.add_hookspecs(hookspecs)
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
+    installed = entry_points()  # one scan of the installed distributions serves both groups
     if isinstance(connector, str):
-        pm.register(load_connector(connector), name=f"connector:{connector}")
+        pm.register(load_connector(connector, installed), name=f"connector:{connector}")
     else:
         pm.register(connector, name="connector")
     allowed = os.environ.get("MIS_SYNC_LOAD_PLUGINS")
     allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
-    for ep in entry_points(group=PLUGIN_GROUP):
+    for ep in installed.select(group=PLUGIN_GROUP):
         if allow is None or ep.name in allow:
             pm.register(ep.load(), name=f"plugin:{ep.name}")
     for plugin in plugins:
@@ -64,8 +65,8 @@ def manager(
     return pm
 
 
-def load_connector(name: str) -> object:
-    found = [ep for ep in entry_points(group=CONNECTOR_GROUP) if ep.name == name]
+def load_connector(name: str, installed: EntryPoints) -> object:
+    found = list(installed.select(group=CONNECTOR_GROUP, name=name))
     if not found:
         known = ", ".join(sorted(installed_connectors())) or "none"
         raise ConfigError(f"unknown connector {name!r} (installed: {known})")

@@ -8,7 +8,7 @@ failed first, then the records that caused it.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import combinations
+from itertools import chain, combinations
 
 from msgspec.structs import replace
 
@@ -143,7 +143,7 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
         # names the first cause rather than the consequences that followed.
         for cid in sorted(kept_classes):
             c = classes[cid]
-            if not any(s in kept_students for s in c.student_ids):
+            if kept_students.isdisjoint(c.student_ids):
                 class_out[cid] = _because(
                     "has no students" if not c.student_ids else "no kept student",
                     [_student_cause(ds, students, s) for s in dict.fromkeys(c.student_ids)],
@@ -154,9 +154,9 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
                     [_teacher_cause(teachers, teacher_out, t.teacher_id) for t in c.teachers],
                 )
         kept_classes -= class_out.keys()
-        next_students = {
-            s for cid in kept_classes for s in classes[cid].student_ids
-        } & kept_students
+        next_students = kept_students.intersection(
+            chain.from_iterable(classes[cid].student_ids for cid in kept_classes)
+        )
         next_teachers = {
             t.teacher_id for cid in kept_classes for t in classes[cid].teachers
         } & kept_teachers
@@ -169,9 +169,8 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
     gone_teachers = teachers.keys() - kept_teachers - teacher_out.keys()
     classes_of, teaches = defaultdict(list), defaultdict(list)
     for c in classes.values() if gone_students or gone_teachers else ():
-        for s in dict.fromkeys(c.student_ids):
-            if s in gone_students:
-                classes_of[s].append(c.id)
+        for s in gone_students.intersection(c.student_ids):
+            classes_of[s].append(c.id)
         for t in c.teachers:
             if t.teacher_id in gone_teachers:
                 teaches[t.teacher_id].append(c.id)
@@ -188,7 +187,7 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
         c = classes[cid]
         classes[cid] = replace(
             c,
-            student_ids=sorted({s for s in c.student_ids if s in kept_students}),
+            student_ids=sorted(kept_students.intersection(c.student_ids)),
             teachers=_ranked([t for t in c.teachers if t.teacher_id in kept_teachers]),
         )
     _filter_groups(ds, kept_students)
@@ -232,7 +231,7 @@ def _ranked(teachers: list[ClassTeacher]) -> list[ClassTeacher]:
 def _filter_groups(ds: Dataset, kept_students: set[str]) -> None:
     groups = ds.records["groups"]
     for gid, g in list(groups.items()):
-        members = sorted({s for s in g.student_ids if s in kept_students})
+        members = sorted(kept_students.intersection(g.student_ids))
         if g.kind is None:
             ds.leave_out("groups", gid, f'type "{g.source_type}" does not qualify')
         elif not members:
@@ -255,12 +254,13 @@ def _filter_contacts(ds: Dataset, parental_responsibility_only: bool) -> None:
         ds.records["contact-links"],
     )
     for c in list(contacts.values()):
-        blank = [f"{f} is blank" for f in ("title", "forename", "surname") if _blank(getattr(c, f))]
-        if blank:
-            ds.leave_out("contacts", c.id, *blank)
-    links_of = defaultdict(list)
-    for lid, lk in list(links.items()):
-        links_of[lk.contact_id].append(lk)
+        if _blank(c.title) or _blank(c.forename) or _blank(c.surname):
+            blank = ("title", "forename", "surname")
+            ds.leave_out(
+                "contacts", c.id, *(f"{f} is blank" for f in blank if _blank(getattr(c, f)))
+            )
+    sent = list(links.items())
+    for lid, lk in sent:
         causes = []
         if lk.student_id not in students:
             causes.append(("student not kept", _cause(ds, "students", "student", lk.student_id)))
@@ -270,17 +270,22 @@ def _filter_contacts(ds: Dataset, parental_responsibility_only: bool) -> None:
             causes.append(("no parental responsibility", "parental_responsibility_only is on"))
         if causes:
             ds.leave_out("contact-links", lid, causes[0][0], *(c for _, c in causes))
-    for cid in list(contacts):
-        mine = links_of.get(cid, [])
-        if not any(lk.id in links for lk in mine):
-            ds.leave_out(
-                "contacts",
-                cid,
-                *_because(
-                    "no kept link" if mine else "has no links",
-                    [f"link to student {lk.student_id} left out" for lk in mine],
-                ),
-            )
+    linked = {lk.contact_id for lk in links.values()}
+    unlinked = [cid for cid in contacts if cid not in linked]
+    links_of = {cid: [] for cid in unlinked}  # the links each one was sent, for its reasons
+    for _, lk in sent if unlinked else ():
+        if lk.contact_id in links_of:
+            links_of[lk.contact_id].append(lk)
+    for cid in unlinked:
+        mine = links_of[cid]
+        ds.leave_out(
+            "contacts",
+            cid,
+            *_because(
+                "no kept link" if mine else "has no links",
+                [f"link to student {lk.student_id} left out" for lk in mine],
+            ),
+        )
 
 
 def _student_cause(ds: Dataset, students: dict, sid: str) -> str:

@@ -159,9 +159,10 @@ class Dataset(msgspec.Struct, kw_only=True):
     def add(self, entity: str, items) -> None:
         bucket = self.records[entity]
         for item in items:
-            if item.id in bucket:
-                self.repeated_ids.append((entity, item.id))
-            bucket[item.id] = item
+            rid = item.id  # a link's ID is built from its pair: build it once
+            if rid in bucket:
+                self.repeated_ids.append((entity, rid))
+            bucket[rid] = item
 
     def reject(self, entity: str, rid: str | None, reason: str) -> None:
         """Record a source record that failed validation; its stored copy stays as it was."""

@@ -9,7 +9,6 @@ to change. Only transient source failures are retried.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from celery import Celery
@@ -43,15 +42,17 @@ app.conf.update(
 
 
 def configure(config: Config) -> Celery:
-    """Point the app at the config's broker and queue; workers find the config via the env."""
+    """Point the app at the config's broker and queue.
+
+    Nothing else changes: each task carries its config's path, so neither a worker nor the
+    process that dispatches needs the config in its environment.
+    """
     if not config.broker:
         raise ConfigError(
             f"{config.path or 'config'}: `broker` is not set (e.g. redis://127.0.0.1:6379/0)"
         )
     app.conf.broker_url = config.broker
     app.conf.task_default_queue = config.queue
-    if config.path:
-        os.environ["MIS_SYNC_CONFIG"] = str(Path(config.path).resolve())
     return app
 
 

@@ -7,6 +7,7 @@ them a kind) and how fields map; core decides what is kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from mis_sync.core.schema import (
     Class,
@@ -46,28 +47,15 @@ def to_dataset(fetched: Fetched) -> Dataset:
         ds.reject(wire.RESOURCES[resource][1], rid, reason)
     rec = fetched.records
     ds.add("students", (student(s) for s in rec.get("students", [])))
+    # a combined contact becomes two people: its links go to both, with its relationship
     split: dict[str, list[str]] = {}
     relationship: dict[str, str | None] = {}
     for c in rec.get("contacts", []):
-        people = contacts(c)
+        cid, people = c.contact_id.strip(), contacts(c)
         ds.add("contacts", people)
-        split[people[0].split_from or people[0].id] = [p.id for p in people]
-        relationship[c.contact_id.strip()] = text(c.relationship)
-    for link in rec.get("contact-links", []):
-        original = link.contact_id.strip()
-        ds.add(
-            "contact-links",
-            (
-                ContactLink(
-                    student_id=link.student_id.strip(),
-                    contact_id=cid,
-                    relationship=text(link.relationship) or relationship.get(original),
-                    parental_responsibility=link.parental_responsibility is True,
-                    priority=1,
-                )
-                for cid in split.get(original, [original])
-            ),
-        )
+        split[cid] = [p.id for p in people]
+        relationship[cid] = text(c.relationship)
+    ds.add("contact-links", contact_links(rec.get("contact-links", []), split, relationship))
     ds.add("teachers", (teacher(s) for s in rec.get("staff", [])))
     ds.add("classes", (klass(c) for c in rec.get("classes", [])))
     ds.add("groups", (group(g) for g in rec.get("groups", [])))
@@ -88,16 +76,18 @@ def student(s: wire.Student) -> Student:
 def contacts(c: wire.Contact) -> list[Contact]:
     """One contact, or two when the title names two people ("Mr and Mrs", "Dr & Mr")."""
     cid = c.contact_id.strip()
-    base = dict(email=email(c.email), phone=text(c.phone), priority=1)
-    titles = _TWO_PEOPLE.split(text(c.title) or "")
+    title, mail, phone = text(c.title), email(c.email), text(c.phone)
+    titles = _TWO_PEOPLE.split(title) if title else []
     if len(titles) != 2 or not all(titles):
         return [
             Contact(
                 id=cid,
-                title=text(c.title),
+                title=title,
                 forename=text(c.forename),
                 surname=text(c.surname),
-                **base,
+                email=mail,
+                phone=phone,
+                priority=1,
             )
         ]
     forenames, surnames = _pair(c.forename), _pair(c.surname)
@@ -107,11 +97,29 @@ def contacts(c: wire.Contact) -> list[Contact]:
             title=titles[n],
             forename=forenames[n],
             surname=surnames[n],
+            email=mail,
+            phone=phone,
+            priority=1,
             split_from=cid,
-            **base,
         )
         for n in range(2)
     ]
+
+
+def contact_links(
+    links: list[wire.ContactLink], split: dict[str, list[str]], relationship: dict
+) -> Iterator[ContactLink]:
+    """A link's relationship falls back to its contact's; a split contact's link goes to both."""
+    for link in links:
+        original = link.contact_id.strip()
+        for cid in split.get(original, (original,)):
+            yield ContactLink(
+                student_id=link.student_id.strip(),
+                contact_id=cid,
+                relationship=text(link.relationship) or relationship.get(original),
+                parental_responsibility=link.parental_responsibility is True,
+                priority=1,
+            )
 
 
 def _pair(value: str | None) -> tuple[str | None, str | None]:

@@ -20,7 +20,7 @@ from ..errors import ConfigError, SafeguardStop
 from ..schema import ENTITIES, Dataset
 from . import migrate
 from . import tables as t
-from .diff import Plan, classify, field_changes, stored_fields
+from .diff import Plan, Stored, classify, field_changes, stored_fields
 from .lock import school_lock
 
 CHUNK = 500  # rows per IN (...) when reading old JSON back
@@ -169,14 +169,22 @@ class Store:
                 )
             ).scalar()
 
-    def _stored(self, conn: Connection, school: str) -> dict[tuple[str, str], tuple[str, bool]]:
-        rows = _fetch_all(
+    def _stored(self, conn: Connection, school: str) -> Stored:
+        r = t.records.c
+        live = _fetch_each(
             conn,
-            select(t.records.c.entity, t.records.c.id, t.records.c.hash, t.records.c.deleted).where(
-                t.records.c.school == school
+            select(r.id, r.hash).where(
+                r.school == school, r.entity == bindparam("entity"), r.deleted.is_(False)
             ),
+            [{"entity": entity} for entity in ENTITIES],
         )
-        return {(e, i): (h, bool(d)) for e, i, h, d in rows}
+        [deleted] = _fetch_each(
+            conn, select(r.entity, r.id).where(r.school == school, r.deleted.is_(True)), [{}]
+        )
+        return Stored(
+            live={entity: dict(rows) for entity, rows in zip(ENTITIES, live, strict=True)},
+            deleted=set(deleted),
+        )
 
     def _stored_left_out(self, conn: Connection, school: str) -> dict[tuple[str, str], bytes]:
         rows = conn.execute(
@@ -399,17 +407,24 @@ RECORD_COLUMNS = ("school", "entity", "id", "data", "hash", "deleted", "run")
 EVENT_COLUMNS = ("run", "school", "entity", "id", "op", "changes")
 
 
-def _fetch_all(conn: Connection, query) -> list[tuple]:
-    """Plain tuples from the driver's cursor: the stored hashes of a large school are tens of
-    thousands of rows, and Core's Row objects would cost more than the query itself."""
+def _fetch_each(conn: Connection, query, param_sets: list[dict]) -> list[list[tuple]]:
+    """Run one query once per parameter set, compiled once, rows as the driver's tuples.
+
+    The stored hashes of a large school are tens of thousands of rows: Core's Row objects
+    would cost more than the query, and a fresh process pays for every statement it compiles.
+    """
     compiled = query.compile(dialect=conn.dialect)
-    params = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup)
+    sql = str(compiled)
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(str(compiled), params)
-        return cursor.fetchall()
+        out = []
+        for given in param_sets:
+            params = {**compiled.params, **given}
+            if compiled.positional:
+                params = tuple(params[name] for name in compiled.positiontup)
+            cursor.execute(sql, params)
+            out.append(cursor.fetchall())
+        return out
     finally:
         cursor.close()
 

@@ -62,38 +62,47 @@ def encode(record: msgspec.Struct, fields: tuple[str, ...]) -> tuple[bytes, str]
     return data, hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+class Stored(msgspec.Struct):
+    """What the store holds for one school, as the diff needs it: per entity, the hash of
+    every live record by ID, and the keys of soft-deleted records (which a return restores)."""
+
+    live: dict[str, dict[str, str]]
+    deleted: set[tuple[str, str]]
+
+
 def classify(
     dataset: Dataset,
-    stored: dict[tuple[str, str], tuple[str, bool]],
+    stored: Stored,
     stored_left_out: dict[tuple[str, str], bytes],
     fields: dict[str, tuple[str, ...]],
 ) -> Plan:
     """Sort every record into insert/update/restore/delete by hash; field diffs come later."""
     plan = Plan()
-    for (entity, _), (_, deleted) in stored.items():
-        if not deleted:
-            plan.live[entity] += 1
     protected = {(i.entity, i.id) for i in dataset.invalid if i.id}
     for entity, records in dataset.records.items():
+        live = stored.live.get(entity, {})
+        plan.live[entity] = len(live)
         for rid, record in records.items():
             data, digest = encode(record, fields[entity])
-            old = stored.get((entity, rid))
-            if old is None:
-                op = "insert"
-            elif old[1]:
-                op = "restore"
-            elif old[0] != digest:
-                op = "update"
-            else:
+            old = live.get(rid)
+            if old == digest:
                 continue
+            if old is not None:
+                op = "update"
+            elif (entity, rid) in stored.deleted:
+                op = "restore"
+            else:
+                op = "insert"
             plan.changes.append(Change(entity=entity, id=rid, op=op, data=data, hash=digest))
-    for (entity, rid), (_, deleted) in stored.items():
-        if deleted or rid in dataset.records[entity] or (entity, rid) in protected:
-            continue
-        out = dataset.left_out[entity].get(rid)
-        reason = "; ".join(out.reasons) if out else "no longer sent by the source"
-        plan.changes.append(Change(entity=entity, id=rid, op="delete", changes={"reason": reason}))
-        plan.deletes[entity] += 1
+        for rid in sorted(live.keys() - records.keys()):
+            if (entity, rid) in protected:
+                continue
+            out = dataset.left_out[entity].get(rid)
+            reason = "; ".join(out.reasons) if out else "no longer sent by the source"
+            plan.changes.append(
+                Change(entity=entity, id=rid, op="delete", changes={"reason": reason})
+            )
+            plan.deletes[entity] += 1
     new_left_out = {
         (entity, rid): _encode(out.reasons)
         for entity, outs in dataset.left_out.items()

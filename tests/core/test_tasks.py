@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mis_sync.core import tasks
+from mis_sync.core.config import load_config
 from mis_sync.core.errors import SchoolBusy, SourceError
 
 
@@ -51,3 +54,11 @@ def test_worker_settings_deliver_at_least_once_one_at_a_time():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_time_limit == tasks.TASK_TIME_LIMIT
+
+
+def test_dispatching_leaves_the_process_environment_alone(tmp_path, monkeypatch):
+    monkeypatch.delenv("MIS_SYNC_CONFIG", raising=False)
+    path = tmp_path / "mis-sync.toml"
+    path.write_text('broker = "redis://127.0.0.1:6379/15"\n[schools.oak]\nconnector = "integris"\n')
+    tasks.configure(load_config(path))
+    assert "MIS_SYNC_CONFIG" not in os.environ

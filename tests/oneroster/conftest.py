@@ -5,6 +5,5 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _no_config_from_the_environment(monkeypatch):
-    # core/tasks.py sets MIS_SYNC_CONFIG in-process when a worker task runs (tests/integris run
-    # tasks eagerly), which would point these tests at another config.
+    # an operator's shell may set MIS_SYNC_CONFIG, which would point these tests elsewhere
     monkeypatch.delenv("MIS_SYNC_CONFIG", raising=False)
