@@ -33,7 +33,7 @@ def _norm(value: str | None) -> str:
 
 
 def _blank(value: str | None) -> bool:
-    return not (value or "").strip()
+    return not value or value.isspace()
 
 
 # -- duplicates -----------------------------------------------------------------------------

@@ -30,10 +30,7 @@ _TWO_PEOPLE = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
 
 def text(value: str | None) -> str | None:
     """Trimmed; blank (null, missing or "") is not set."""
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
+    return (value.strip() or None) if value else None
 
 
 def email(value: str | None) -> str | None:

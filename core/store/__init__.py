@@ -331,6 +331,8 @@ class Store:
     def stored_copies(self, school: str, keys: list[tuple[str, str]]) -> list[tuple[str, object]]:
         """The live stored records for (entity, id) keys, decoded back into canonical structs."""
         out = []
+        if not keys:  # the usual case: no record failed validation
+            return out
         with self.engine.connect() as conn:
             for entity, rid in keys:
                 data = conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 
 import msgspec
 
@@ -54,12 +55,15 @@ def stored_fields(local: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
     }
 
 
-def encode(record: msgspec.Struct, fields: tuple[str, ...]) -> tuple[bytes, str]:
-    if fields == record.__struct_fields__:
-        data = _encode(record)  # every field is stored: no dict in between
-    else:
-        data = _encode({f: getattr(record, f) for f in fields})
-    return data, hashlib.blake2b(data, digest_size=16).hexdigest()
+def encoder(entity: str, fields: tuple[str, ...]) -> Callable[[msgspec.Struct], bytes]:
+    """The JSON a record of `entity` is stored as: its `fields`, in order."""
+    if fields == ENTITIES[entity].__struct_fields__:
+        return _encode  # every field is stored: no dict in between
+    return lambda record: _encode({f: getattr(record, f) for f in fields})
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class Stored(msgspec.Struct):
@@ -82,10 +86,12 @@ def classify(
     for entity, records in dataset.records.items():
         live = stored.live.get(entity, {})
         plan.live[entity] = len(live)
+        to_json = encoder(entity, fields[entity])
         for rid, record in records.items():
-            data, digest = encode(record, fields[entity])
+            data = to_json(record)
+            new = digest(data)
             old = live.get(rid)
-            if old == digest:
+            if old == new:
                 continue
             if old is not None:
                 op = "update"
@@ -93,7 +99,7 @@ def classify(
                 op = "restore"
             else:
                 op = "insert"
-            plan.changes.append(Change(entity=entity, id=rid, op=op, data=data, hash=digest))
+            plan.changes.append(Change(entity=entity, id=rid, op=op, data=data, hash=new))
         for rid in sorted(live.keys() - records.keys()):
             if (entity, rid) in protected:
                 continue
