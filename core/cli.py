@@ -35,11 +35,22 @@ def handled(command):
             _fail(f"error: {exc}", exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was stored", 1)
+        except BrokenPipeError:  # stdout's reader left early (`| head`): see _reader_left
+            _reader_left()
+            sys.exit(0)
         except Exception as exc:  # a bug: still one line, the traceback only with -vv
             logging.getLogger("mis_sync").debug("internal error", exc_info=True)
             _fail(f"internal error: {type(exc).__name__}: {exc} (mis-sync -vv shows where)", 1)
 
     return wrapper
+
+
+def _reader_left() -> None:
+    """What the command did stands: stop writing without a message (and without Python's own
+    complaint when it flushes stdout at exit). Output is written after the work is stored."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class Context:
@@ -191,11 +202,14 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
     results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
     for failed in (r for r in results if r["exit_code"]):
         click.echo(f"mis-sync: error: {failed['message']}", err=True)
-    if as_json:
-        _print_json(results)
-    else:
-        for result in results:
-            _print_summary(result)
+    try:
+        if as_json:
+            _print_json(results)
+        else:
+            for result in results:
+                _print_summary(result)
+    except BrokenPipeError:  # the exit code still says how the schools went
+        _reader_left()
     sys.exit(max(r["exit_code"] for r in results))
 
 

@@ -206,6 +206,30 @@ def test_progress_shows_on_a_terminal_only(tmp_path):
     assert "demo: students" not in piped.stdout and "demo: run 2" in piped.stdout
 
 
+def test_a_reader_that_leaves_early_costs_neither_the_run_nor_a_message(tmp_path):
+    """`mis-sync run ... | head -1`: the run is stored, the exit code is the run's, stderr is
+    empty."""
+    env = {**os.environ, "MIS_SYNC_CONFIG": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mis_sync.core.cli", "run", "integris", "--demo"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # gone before the run prints a word
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
+    runs = subprocess.run(
+        [sys.executable, "-m", "mis_sync.core.cli", "runs", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    assert [r["status"] for r in json.loads(runs.stdout)] == ["ok"]
+
+
 def test_an_internal_error_is_one_line_without_a_traceback(cli, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("something no one expected")
