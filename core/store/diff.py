@@ -83,6 +83,7 @@ def classify(
     """Sort every record into insert/update/restore/delete by hash; field diffs come later."""
     plan = Plan()
     protected = {(i.entity, i.id) for i in dataset.invalid if i.id}
+    gone: list[tuple[str, str]] = []
     for entity, records in dataset.records.items():
         live = stored.live.get(entity, {})
         plan.live[entity] = len(live)
@@ -100,15 +101,14 @@ def classify(
             else:
                 op = "insert"
             plan.changes.append(Change(entity=entity, id=rid, op=op, data=data, hash=new))
-        for rid in sorted(live.keys() - records.keys()):
-            if (entity, rid) in protected:
-                continue
-            out = dataset.left_out[entity].get(rid)
-            reason = "; ".join(out.reasons) if out else "no longer sent by the source"
-            plan.changes.append(
-                Change(entity=entity, id=rid, op="delete", changes={"reason": reason})
-            )
-            plan.deletes[entity] += 1
+        gone += ((entity, rid) for rid in live.keys() - records.keys())
+    for entity, rid in sorted(gone):  # deletes come last, in key order, in every database
+        if (entity, rid) in protected:
+            continue
+        out = dataset.left_out[entity].get(rid)
+        reason = "; ".join(out.reasons) if out else "no longer sent by the source"
+        plan.changes.append(Change(entity=entity, id=rid, op="delete", changes={"reason": reason}))
+        plan.deletes[entity] += 1
     new_left_out = {
         (entity, rid): _encode(out.reasons)
         for entity, outs in dataset.left_out.items()

@@ -206,28 +206,50 @@ def test_progress_shows_on_a_terminal_only(tmp_path):
     assert "demo: students" not in piped.stdout and "demo: run 2" in piped.stdout
 
 
-def test_a_reader_that_leaves_early_costs_neither_the_run_nor_a_message(tmp_path):
-    """`mis-sync run ... | head -1`: the run is stored, the exit code is the run's, stderr is
-    empty."""
+def _mis_sync(*args: str, cwd, **kwargs):
     env = {**os.environ, "MIS_SYNC_CONFIG": ""}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mis_sync.core.cli", "run", "integris", "--demo"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    return subprocess.Popen(
+        [sys.executable, "-m", "mis_sync.core.cli", *args], cwd=cwd, env=env, **kwargs
     )
-    proc.stdout.close()  # gone before the run prints a word
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "integris", "--demo"),
+        ("runs",),  # a rich table
+        ("runs", "--json"),
+        ("export", "students", "--format", "csv"),
+        ("connectors",),
+    ],
+)
+def test_a_reader_that_leaves_early_costs_neither_the_work_nor_a_message(tmp_path, args):
+    """`mis-sync runs | head -3`: what the command did stands, it exits 0, stderr is empty."""
+    assert _mis_sync("run", "integris", "--demo", cwd=tmp_path).wait(timeout=60) == 0
+    proc = _mis_sync(*args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # gone before the command prints a word
     assert proc.wait(timeout=60) == 0
     assert proc.stderr.read() == b""
-    runs = subprocess.run(
-        [sys.executable, "-m", "mis_sync.core.cli", "runs", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        check=True,
+    runs = _mis_sync("runs", "--json", cwd=tmp_path, stdout=subprocess.PIPE)
+    assert {r["status"] for r in json.loads(runs.communicate(timeout=60)[0])} == {"ok"}
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_still_an_error(tmp_path):
+    code = (
+        "import sys\n"
+        "from mis_sync.core.store import Store\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "Store.runs = broken\n"
+        "from mis_sync.core.cli import main\n"
+        "main(['runs'])\n"
     )
-    assert [r["status"] for r in json.loads(runs.stdout)] == ["ok"]
+    env = {**os.environ, "MIS_SYNC_CONFIG": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "internal error: BrokenPipeError" in result.stderr
 
 
 def test_an_internal_error_is_one_line_without_a_traceback(cli, monkeypatch):

@@ -11,9 +11,10 @@ from mis_sync.core import pipeline, plugins
 from mis_sync.core.config import Config, bind_school
 from mis_sync.core.errors import SafeguardStop, SchoolBusy
 from mis_sync.core.hookspecs import hookimpl
+from mis_sync.core.schema import Dataset, Group
 from mis_sync.core.store import tables as t
 
-from .builders import klass, school, student
+from .builders import contact, klass, school, student, teacher
 
 
 class Source:
@@ -148,6 +149,36 @@ def test_record_no_longer_sent_is_deleted_with_that_reason(store):
     assert change["op"] == "delete" and change["changes"] == {
         "reason": "no longer sent by the source"
     }
+
+
+def test_a_runs_events_list_its_changes_then_its_deletes_in_key_order(store):
+    """`mis-sync changes` reads the same on SQLite and PostgreSQL, run after run."""
+
+    def apply(dataset):
+        run = store.start_run("s1", "static")
+        store.apply(run, "s1", dataset, local={}, threshold=1.0)
+        return run
+
+    apply(
+        Dataset.of(
+            students=[student("S2"), student("S1")],
+            groups=[Group(id="G1")],
+            teachers=[teacher("T1")],
+        )
+    )
+    run = apply(
+        Dataset.of(
+            students=[student("S1")],
+            teachers=[teacher("T1"), teacher("T2")],
+            contacts=[contact("C1")],
+        )
+    )
+    assert [(c["entity"], c["id"], c["op"]) for c in store.changes("s1", run)] == [
+        ("contacts", "C1", "insert"),
+        ("teachers", "T2", "insert"),
+        ("groups", "G1", "delete"),
+        ("students", "S2", "delete"),
+    ]
 
 
 def test_a_failing_write_leaves_the_previous_state_exactly(store):
