@@ -153,14 +153,11 @@ def _import_pipeline():
     """
     import gc
 
+    from . import collector
+
     if "mis_sync.core.pipeline" not in sys.modules:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector.paused():
             from . import pipeline  # noqa: F401
-        finally:
-            if was_enabled:
-                gc.enable()
         gc.freeze()
     return sys.modules["mis_sync.core.pipeline"]
 
