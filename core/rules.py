@@ -36,6 +36,11 @@ def _blank(value: str | None) -> bool:
     return not value or value.isspace()
 
 
+def _blank_names(person) -> list[str]:
+    """A teacher or contact needs a title, forename and surname: one reason per blank one."""
+    return [f"{f} is blank" for f in ("title", "forename", "surname") if _blank(getattr(person, f))]
+
+
 # -- duplicates -----------------------------------------------------------------------------
 
 
@@ -120,15 +125,7 @@ def apply_eligibility(ds: Dataset, *, parental_responsibility_only: bool = False
     """
     rec = ds.records
     students, teachers, classes = rec["students"], rec["teachers"], rec["classes"]
-    teacher_out = {
-        t.id: [
-            f"{field} is blank"
-            for field in ("title", "forename", "surname")
-            if _blank(getattr(t, field))
-        ]
-        for t in teachers.values()
-    }
-    teacher_out = {tid: r for tid, r in teacher_out.items() if r}
+    teacher_out = {t.id: r for t in teachers.values() if (r := _blank_names(t))}
     class_out = {
         c.id: [f'type "{c.source_type}" does not qualify']
         for c in classes.values()
@@ -254,11 +251,8 @@ def _filter_contacts(ds: Dataset, parental_responsibility_only: bool) -> None:
         ds.records["contact-links"],
     )
     for c in list(contacts.values()):
-        if _blank(c.title) or _blank(c.forename) or _blank(c.surname):
-            blank = ("title", "forename", "surname")
-            ds.leave_out(
-                "contacts", c.id, *(f"{f} is blank" for f in blank if _blank(getattr(c, f)))
-            )
+        if blank := _blank_names(c):
+            ds.leave_out("contacts", c.id, *blank)
     sent = list(links.items())
     for lid, lk in sent:
         causes = []
