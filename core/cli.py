@@ -158,7 +158,8 @@ def _import_pipeline():
     if "mis_sync.core.pipeline" not in sys.modules:
         with collector.paused():
             from . import pipeline  # noqa: F401
-        gc.freeze()
+
+            gc.freeze()  # before the collector is back: its first pass would walk them all
     return sys.modules["mis_sync.core.pipeline"]
 
 
