@@ -141,8 +141,10 @@ def _logging(verbose: int) -> None:
     root.setLevel(min(root.level or logging.WARNING, handler.level))
 
 
-def _import_pipeline():
+def _import_pipeline(*, tls: bool):
     """Import the run's modules (SQLAlchemy, httpx, ...) with the cyclic GC off, then freeze them.
+
+    With `tls`, the TLS context is built on another thread meanwhile (core/http.py).
 
     These imports build a large graph of long-lived objects and no garbage. Left to the
     collector, that graph is walked by every full collection, the one at interpreter exit
@@ -155,6 +157,10 @@ def _import_pipeline():
 
     from . import collector
 
+    if tls:
+        from . import http
+
+        http.preload_tls()
     if "mis_sync.core.pipeline" not in sys.modules:
         with collector.paused():
             from . import pipeline  # noqa: F401
@@ -184,7 +190,7 @@ def _import_pipeline():
 @handled
 def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs, as_json):
     """Run one sync: fetch, map, filter, diff and store."""
-    pipeline = _import_pipeline()
+    pipeline = _import_pipeline(tls=not demo)  # the demo's fake needs no TLS
     from .errors import ConfigError
 
     config = ctx.config
