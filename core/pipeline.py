@@ -73,11 +73,15 @@ def run_school(
             )
             if raw is None:
                 raise SourceError(f"connector {school.connector!r} fetched nothing")
+            wants_state = _asked_for(pm.hook.mis_sync_map, "source_state")
             dataset = pm.hook.mis_sync_map(
                 school=school,
                 raw=raw,
-                source_state=store.source_state(school.key, school.connector),
+                source_state=store.source_state(school.key, school.connector)
+                if wants_state
+                else None,
             )
+            del raw  # the wire records: freed before the rules and the diff allocate theirs
             keep_last_good(store, school.key, dataset)
             log.info("%s: mapped %s", school.key, _sizes(dataset.records))
             pm.hook.mis_sync_merge(school=school, dataset=dataset)
@@ -168,6 +172,12 @@ def keep_last_good(store: Store, school: str, dataset) -> None:
     keys = [(i.entity, i.id) for i in dataset.invalid if i.id]
     for entity, record in store.stored_copies(school, keys):
         dataset.records[entity][record.id] = record
+
+
+def _asked_for(hook: pluggy.HookCaller, arg: str) -> bool:
+    """Whether an implementation of `hook` takes `arg`: pluggy hands each only what it names,
+    so an argument no one takes need not be read (source_state: a query per run)."""
+    return any(arg in impl.argnames for impl in hook.get_hookimpls())
 
 
 def _sizes(records: dict) -> str:

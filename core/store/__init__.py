@@ -20,7 +20,7 @@ from ..errors import ConfigError, SafeguardStop
 from ..schema import ENTITIES, Dataset
 from . import migrate
 from . import tables as t
-from .diff import Plan, Stored, classify, field_changes, stored_fields
+from .diff import Plan, classify, field_changes, mark_restores, stored_fields
 from .lock import school_lock
 
 CHUNK = 500  # rows per IN (...) when reading old JSON back
@@ -115,6 +115,8 @@ class Store:
                 self._stored_left_out(conn, school),
                 fields,
             )
+            if any(c.op == "insert" for c in plan.changes):  # none on an unchanged re-run
+                mark_restores(plan, self._soft_deleted(conn, school))
             over = _mass_delete(plan, threshold)
             if over and not allow_mass_delete:
                 raise SafeguardStop(
@@ -169,7 +171,8 @@ class Store:
                 )
             ).scalar()
 
-    def _stored(self, conn: Connection, school: str) -> Stored:
+    def _stored(self, conn: Connection, school: str) -> dict[str, dict[str, str]]:
+        """Per entity, the hash of every live record by ID."""
         r = t.records.c
         live = _fetch_each(
             conn,
@@ -178,13 +181,14 @@ class Store:
             ),
             [{"entity": entity} for entity in ENTITIES],
         )
-        [deleted] = _fetch_each(
+        return {entity: dict(rows) for entity, rows in zip(ENTITIES, live, strict=True)}
+
+    def _soft_deleted(self, conn: Connection, school: str) -> set[tuple[str, str]]:
+        r = t.records.c
+        [rows] = _fetch_each(
             conn, select(r.entity, r.id).where(r.school == school, r.deleted.is_(True)), [{}]
         )
-        return Stored(
-            live={entity: dict(rows) for entity, rows in zip(ENTITIES, live, strict=True)},
-            deleted=set(deleted),
-        )
+        return set(rows)
 
     def _stored_left_out(self, conn: Connection, school: str) -> dict[tuple[str, str], bytes]:
         rows = conn.execute(

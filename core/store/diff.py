@@ -66,26 +66,22 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-class Stored(msgspec.Struct):
-    """What the store holds for one school, as the diff needs it: per entity, the hash of
-    every live record by ID, and the keys of soft-deleted records (which a return restores)."""
-
-    live: dict[str, dict[str, str]]
-    deleted: set[tuple[str, str]]
-
-
 def classify(
     dataset: Dataset,
-    stored: Stored,
+    stored: dict[str, dict[str, str]],
     stored_left_out: dict[tuple[str, str], bytes],
     fields: dict[str, tuple[str, ...]],
 ) -> Plan:
-    """Sort every record into insert/update/restore/delete by hash; field diffs come later."""
+    """Sort every record into insert/update/delete by hash; field diffs come later.
+
+    :param stored: per entity, the hash of every live (not soft-deleted) record by ID. Which
+        inserts are returns of soft-deleted records is for `mark_restores` to say.
+    """
     plan = Plan()
     protected = {(i.entity, i.id) for i in dataset.invalid if i.id}
     gone: list[tuple[str, str]] = []
     for entity, records in dataset.records.items():
-        live = stored.live.get(entity, {})
+        live = stored.get(entity, {})
         plan.live[entity] = len(live)
         to_json = encoder(entity, fields[entity])
         for rid, record in records.items():
@@ -94,12 +90,7 @@ def classify(
             old = live.get(rid)
             if old == new:
                 continue
-            if old is not None:
-                op = "update"
-            elif (entity, rid) in stored.deleted:
-                op = "restore"
-            else:
-                op = "insert"
+            op = "insert" if old is None else "update"
             plan.changes.append(Change(entity=entity, id=rid, op=op, data=data, hash=new))
         gone += ((entity, rid) for rid in live.keys() - records.keys())
     for entity, rid in sorted(gone):  # deletes come last, in key order, in every database
@@ -117,6 +108,13 @@ def classify(
     plan.left_out_put = {k: v for k, v in new_left_out.items() if stored_left_out.get(k) != v}
     plan.left_out_drop = [k for k in stored_left_out if k not in new_left_out]
     return plan
+
+
+def mark_restores(plan: Plan, deleted: set[tuple[str, str]]) -> None:
+    """An insert of a soft-deleted record (entity, id) is its return: it keeps its row."""
+    for c in plan.changes:
+        if c.op == "insert" and (c.entity, c.id) in deleted:
+            c.op = "restore"
 
 
 def field_changes(old_json: bytes | str | None, new_json: bytes) -> dict[str, list]:

@@ -71,6 +71,27 @@ def test_unchanged_rerun_writes_no_record_and_records_no_event(store):
     assert store.changes("s1") == []
 
 
+def test_unchanged_rerun_skips_the_reads_it_does_not_need(store, monkeypatch):
+    """No insert: no soft-deleted keys to look up. No map taking source_state: none read."""
+    sync(store, Source())
+    read = []
+    for name in ("_soft_deleted", "source_state"):
+        real = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, n=name, real=real: read.append(n) or real(*a))
+    assert sync(store, Source())["inserted"] == 0
+    assert read == []
+
+    def one_more():
+        ds = school()
+        ds.records["students"]["S9"] = student("S9")
+        reg = ds.records["classes"]["REG7"]
+        ds.records["classes"]["REG7"] = replace(reg, student_ids=[*reg.student_ids, "S9"])
+        return ds
+
+    sync(store, Source(one_more))
+    assert read == ["_soft_deleted"]
+
+
 def test_update_records_each_changed_field_old_and_new(store):
     sync(store, Source())
 
