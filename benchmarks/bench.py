@@ -50,7 +50,22 @@ def measure(argv: list[str], cwd: Path) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def bench_size(pupils: int, repeat: int, work: Path) -> dict:
+def write_config(path: Path, db: Path, base_url: str, keys: list[str]) -> None:
+    schools = "".join(
+        f'\n[schools.{key}]\nconnector = "integris"\nbase_url = "{base_url}"\n'
+        f'school_id = "1001"\nclient_id = "{CLIENT_ID}"\nclient_secret_env = "{SECRET_ENV}"\n'
+        "page_limit = 1000\nmass_delete_threshold = 1.0\n"
+        for key in keys
+    )
+    path.write_text(f'database = "sqlite:///{db}"\n{schools}')
+
+
+def fresh(db: Path) -> None:
+    for leftover in db.parent.glob(f"{db.name}*"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+
+def bench_size(pupils: int, repeat: int, schools: int, work: Path) -> dict:
     server = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.serve", "--pupils", str(pupils)],
         stdout=subprocess.PIPE,
@@ -59,34 +74,32 @@ def bench_size(pupils: int, repeat: int, work: Path) -> dict:
     )
     try:
         base_url = server.stdout.readline().strip()
-        db = work / f"sync-{pupils}.db"
-        config = work / f"bench-{pupils}.toml"
-        config.write_text(
-            f'database = "sqlite:///{db}"\n\n[schools.bench]\nconnector = "integris"\n'
-            f'base_url = "{base_url}"\nschool_id = "1001"\nclient_id = "{CLIENT_ID}"\n'
-            f'client_secret_env = "{SECRET_ENV}"\npage_limit = 1000\n'
-            "mass_delete_threshold = 1.0\n"
-        )
+        db, many_db = work / f"sync-{pupils}.db", work / f"many-{pupils}.db"
+        config, many = work / f"bench-{pupils}.toml", work / f"many-{pupils}.toml"
+        write_config(config, db, base_url, ["bench"])
+        write_config(many, many_db, base_url, [f"bench{n}" for n in range(schools)])
         run = [str(SCRIPT), "--config", str(config), "run", "integris", "--school", "bench"]
+        run_many = [str(SCRIPT), "--config", str(many), "run", "integris"]
         floor_db = work / f"floor-{pupils}.db"
-        floor = [
-            sys.executable,
-            "-m",
-            "benchmarks.floor",
-            base_url,
-            "1001",
-            CLIENT_ID,
-            SECRET_ENV,
-            str(floor_db),
-        ]
-        results = {"floor": [], "initial": [], "rerun": []}
+        floor_args = [base_url, "1001", CLIENT_ID, SECRET_ENV, str(floor_db)]
+        floor = [sys.executable, "-m", "benchmarks.floor", *floor_args]
+        floor_paused = [sys.executable, "-m", "benchmarks.floor_paused", *floor_args]
+        floor_many = [*floor, str(schools)]
+        results = {k: [] for k in ("floor", "floor_paused", "initial", "rerun")}
+        results |= {k: [] for k in ("floor_many", "initial_many", "rerun_many")}
         for _ in range(repeat):
-            floor_db.unlink(missing_ok=True)
-            results["floor"].append(measure(floor, work))
-            for leftover in work.glob(f"sync-{pupils}.db*"):
-                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            for key, argv in (("floor", floor), ("floor_paused", floor_paused)):
+                fresh(floor_db)
+                results[key].append(measure(argv, work))
+            fresh(db)
             results["initial"].append(measure(run, work))
             results["rerun"].append(measure(run, work))
+            if schools > 1:
+                fresh(floor_db)
+                results["floor_many"].append(measure(floor_many, work))
+                fresh(many_db)
+                results["initial_many"].append(measure(run_many, work))
+                results["rerun_many"].append(measure(run_many, work))
         rerun, initial = json.loads(
             subprocess.run(
                 [str(SCRIPT), "--config", str(config), "runs", "--json"],
@@ -101,7 +114,9 @@ def bench_size(pupils: int, repeat: int, work: Path) -> dict:
         server.terminate()
         server.wait()
     summary = {
-        k: (statistics.median(t for t, _ in v), max(m for _, m in v)) for k, v in results.items()
+        k: (statistics.median(t for t, _ in v), max(m for _, m in v))
+        for k, v in results.items()
+        if v
     }
     return {
         "pupils": pupils,
@@ -119,21 +134,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pupils", type=int, nargs="*", default=[500, 2000, 8000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--schools",
+        type=int,
+        default=4,
+        help="also time this many schools in one process, for the cost of one more (1: skip)",
+    )
     args = parser.parse_args()
     for package in ("core", "connectors", "benchmarks"):
         compileall.compile_dir(ROOT / package, quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows = [bench_size(n, args.repeat, work) for n in args.pupils]
+        rows = [bench_size(n, args.repeat, args.schools, work) for n in args.pupils]
         help_time = startup(args.repeat * 2, work)
     head = (
         "pupils",
         "records",
         "floor s",
+        "floor-gc s",
         "initial s",
         "x floor",
+        "x floor-gc",
         "rerun s",
         "x floor",
+        "x floor-gc",
         "rerun rows",
         "floor MB",
         "initial MB",
@@ -141,22 +165,53 @@ def main() -> None:
     )
     print(" ".join(f"{h:>10}" for h in head))
     for r in rows:
-        f, i, u = r["floor"], r["initial"], r["rerun"]
+        f, p, i, u = r["floor"], r["floor_paused"], r["initial"], r["rerun"]
         cells = (
             r["pupils"],
             r["records"],
             f"{f[0]:.3f}",
+            f"{p[0]:.3f}",
             f"{i[0]:.3f}",
             f"{i[0] / f[0]:.2f}",
+            f"{i[0] / p[0]:.2f}",
             f"{u[0]:.3f}",
             f"{u[0] / f[0]:.2f}",
+            f"{u[0] / p[0]:.2f}",
             r["rerun_rows_written"],
             f"{f[1]:.0f}",
             f"{i[1]:.0f}",
             f"{u[1]:.0f}",
         )
         print(" ".join(f"{c:>10}" for c in cells))
+    print(
+        "floor-gc: the floor with a run's garbage-collector settings (benchmarks/floor_paused.py)"
+    )
+    if args.schools > 1:
+        print_one_more(rows, args.schools)
     print(f"startup: mis-sync --help median {help_time:.3f} s")
+
+
+def print_one_more(rows: list[dict], schools: int) -> None:
+    """What one more school costs a process that has started: (N schools - 1) / (N - 1)."""
+    print(f"\none more school, in a process that syncs {schools} (--jobs 1):")
+    print(
+        " ".join(
+            f"{h:>10}" for h in ("pupils", "floor s", "initial s", "x floor", "rerun s", "x floor")
+        )
+    )
+    for r in rows:
+        one = {
+            k: (r[f"{k}_many"][0] - r[k][0]) / (schools - 1) for k in ("floor", "initial", "rerun")
+        }
+        cells = (
+            r["pupils"],
+            f"{one['floor']:.3f}",
+            f"{one['initial']:.3f}",
+            f"{one['initial'] / one['floor']:.2f}",
+            f"{one['rerun']:.3f}",
+            f"{one['rerun'] / one['floor']:.2f}",
+        )
+        print(" ".join(f"{c:>10}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ Fetch every page with httpx, decode it with msgspec into the wire Structs, and w
 record once into SQLite in one transaction. No mapping, no rules, no diff: whatever
 `mis-sync run` costs beyond this is the sync's own work.
 
-    python -m benchmarks.floor BASE_URL SCHOOL_ID CLIENT_ID SECRET_ENV DATABASE_FILE
+    python -m benchmarks.floor BASE_URL SCHOOL_ID CLIENT_ID SECRET_ENV DATABASE_FILE [SCHOOLS]
+
+With SCHOOLS > 1 the process syncs the same source that many times, as that many schools,
+one transaction each: what one more school costs a process that has already started.
 """
 
 from __future__ import annotations
@@ -19,9 +22,23 @@ import msgspec
 from mis_sync.connectors.integris.wire import PAGE_DECODERS, RESOURCES
 
 
-def main(base_url: str, school_id: str, client_id: str, secret_env: str, database: str) -> int:
+def main(
+    base_url: str, school_id: str, client_id: str, secret_env: str, database: str, schools="1"
+) -> int:
+    db = sqlite3.connect(database)
+    db.execute("CREATE TABLE IF NOT EXISTS raw (school INTEGER, resource TEXT, id TEXT, data TEXT)")
+    tls = httpx.create_ssl_context()  # one for every school, as a run's clients share one
     rows = 0
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+    for school in range(int(schools)):
+        rows += sync(base_url, school_id, client_id, secret_env, db, school, tls)
+    db.close()
+    print(f"floor: {rows} records written")
+    return 0
+
+
+def sync(base_url, school_id, client_id, secret_env, db, school: int, tls) -> int:
+    rows = 0
+    with httpx.Client(base_url=base_url, timeout=30, verify=tls) as http:
         token = http.post(
             "/oauth/token",
             data={
@@ -31,8 +48,6 @@ def main(base_url: str, school_id: str, client_id: str, secret_env: str, databas
             },
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        db = sqlite3.connect(database)
-        db.execute("CREATE TABLE IF NOT EXISTS raw (resource TEXT, id TEXT, data TEXT)")
         encode = msgspec.json.encode
         for resource in RESOURCES:
             decoder = PAGE_DECODERS[resource]
@@ -44,17 +59,15 @@ def main(base_url: str, school_id: str, client_id: str, secret_env: str, databas
                 )
                 page = decoder.decode(response.content)
                 db.executemany(
-                    "INSERT INTO raw VALUES (?, ?, ?)",
-                    [(resource, _id(r), encode(r).decode()) for r in page.data],
+                    "INSERT INTO raw VALUES (?, ?, ?, ?)",
+                    [(school, resource, _id(r), encode(r).decode()) for r in page.data],
                 )
                 rows += len(page.data)
                 cursor = page.meta.next_cursor
                 if not cursor:
                     break
         db.commit()
-        db.close()
-    print(f"floor: {rows} records written")
-    return 0
+    return rows
 
 
 def _id(record) -> str:
@@ -66,4 +79,4 @@ def _id(record) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:6]))
+    sys.exit(main(*sys.argv[1:7]))
