@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument(
         "--schools",
         type=int,
-        default=4,
+        default=6,
         help="also time this many schools in one process, for the cost of one more (1: skip)",
     )
     args = parser.parse_args()
@@ -191,8 +191,14 @@ def main() -> None:
     print(f"startup: mis-sync --help median {help_time:.3f} s")
 
 
+TOO_SMALL = 0.02  # seconds: a difference of medians this small is mostly the host's noise
+
+
 def print_one_more(rows: list[dict], schools: int) -> None:
-    """What one more school costs a process that has started: (N schools - 1) / (N - 1)."""
+    """What one more school costs a process that has started: (N schools - 1) / (N - 1).
+
+    No ratio where the floor's share is under TOO_SMALL: dividing by noise says nothing.
+    """
     print(f"\none more school, in a process that syncs {schools} (--jobs 1):")
     print(
         " ".join(
@@ -207,11 +213,15 @@ def print_one_more(rows: list[dict], schools: int) -> None:
             r["pupils"],
             f"{one['floor']:.3f}",
             f"{one['initial']:.3f}",
-            f"{one['initial'] / one['floor']:.2f}",
+            ratio(one["initial"], one["floor"]),
             f"{one['rerun']:.3f}",
-            f"{one['rerun'] / one['floor']:.2f}",
+            ratio(one["rerun"], one["floor"]),
         )
         print(" ".join(f"{c:>10}" for c in cells))
+
+
+def ratio(part: float, floor: float) -> str:
+    return f"{part / floor:.2f}" if floor >= TOO_SMALL else "-"
 
 
 if __name__ == "__main__":

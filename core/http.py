@@ -51,31 +51,53 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-_tls: dict[str, ssl.SSLContext] = {}
-_tls_lock = threading.Lock()
+_preload: dict = {}  # "thread": the preload, once started; "context": built, not yet claimed
+_preload_lock = threading.Lock()
+_per_thread = threading.local()
 
 
 def tls_context() -> ssl.SSLContext:
-    """The process's one TLS context, shared by every client it makes.
+    """This thread's TLS context, shared by every client the thread makes.
 
     httpx would build one per client, and building one loads the whole CA bundle (about
-    17 ms): once per school for `--jobs` and workers. Built as httpx builds it, so
-    SSL_CERT_FILE and SSL_CERT_DIR still apply.
+    17 ms): once per school for `--jobs` and workers. One per thread, not per process,
+    because httpcore sets ALPN on the context at every connect, and OpenSSL must not see a
+    context changed by one thread while another opens a connection with it. Built as httpx
+    builds it, so SSL_CERT_FILE and SSL_CERT_DIR still apply.
     """
-    with _tls_lock:
-        if "context" not in _tls:
-            _tls["context"] = httpx.create_ssl_context()
-        return _tls["context"]
+    context = getattr(_per_thread, "context", None)
+    if context is None:
+        thread = _preload.get("thread")
+        if thread is not None:
+            thread.join()
+        with _preload_lock:
+            context = _preload.pop("context", None)  # the first thread to ask takes it
+        _per_thread.context = context = context or httpx.create_ssl_context()
+    return context
 
 
 def preload_tls() -> None:
-    """Start building the TLS context in a thread, while the caller goes on importing.
+    """Start building a TLS context in a thread, for the first thread that asks for one.
 
-    Loading the CA bundle runs in OpenSSL with the GIL released, so on a second core it
-    costs the run no time: an unchanged re-run of a large school is about 5% faster.
+    Loading the CA bundle runs in OpenSSL with the GIL released, so while the caller goes on
+    importing (SQLAlchemy) it costs the run no time on a second core: an unchanged re-run of
+    a large school is about 5% faster. Once per process. Not a daemon: exiting mid-load
+    would crash in OpenSSL, so an exit waits for the load to end.
     """
-    if "context" not in _tls:
-        threading.Thread(target=tls_context, name="mis-sync-tls", daemon=True).start()
+    with _preload_lock:
+        if "thread" in _preload:
+            return
+        _preload["thread"] = thread = threading.Thread(target=_build, name="mis-sync-tls")
+        thread.start()
+
+
+def _build() -> None:
+    try:
+        context = httpx.create_ssl_context()
+    except Exception:  # noqa: BLE001 - the client's own call raises it again, in the run's words
+        return
+    with _preload_lock:
+        _preload["context"] = context
 
 
 class HttpClient:

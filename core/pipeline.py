@@ -177,7 +177,7 @@ def keep_last_good(store: Store, school: str, dataset) -> None:
 def _asked_for(hook: pluggy.HookCaller, arg: str) -> bool:
     """Whether an implementation of `hook` takes `arg`: pluggy hands each only what it names,
     so an argument no one takes need not be read (source_state: a query per run)."""
-    return any(arg in impl.argnames for impl in hook.get_hookimpls())
+    return any(arg in (*i.argnames, *i.kwargnames) for i in hook.get_hookimpls())
 
 
 def _sizes(records: dict) -> str:

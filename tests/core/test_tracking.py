@@ -3,6 +3,8 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 from msgspec.structs import replace
 from sqlalchemy import event, func, select
@@ -90,6 +92,51 @@ def test_unchanged_rerun_skips_the_reads_it_does_not_need(store, monkeypatch):
 
     sync(store, Source(one_more))
     assert read == ["_soft_deleted"]
+
+
+def test_a_map_taking_source_state_with_a_default_still_gets_it(store):
+    """pluggy passes a defaulted argument too: `source_state=None` must not read as unasked."""
+
+    class Delta(Source):
+        seen: list = []
+
+        @hookimpl
+        def mis_sync_map(self, raw, source_state=None):
+            self.seen.append(source_state)
+            raw.source_state = b"picture %d" % len(self.seen)
+            return raw
+
+    sync(store, Delta())
+    sync(store, Delta())
+    assert Delta.seen == [None, b"picture 1"]
+
+
+def test_the_wire_records_are_freed_before_the_rules_run(store):
+    """What the connector fetched is not held through merge, filter and diff."""
+
+    class Fetched:  # a plain object, so that it can be watched with a weak reference
+        def __init__(self, dataset):
+            self.dataset = dataset
+
+    refs, alive_at_merge = [], []
+
+    class Watched(Source):
+        @hookimpl
+        def mis_sync_fetch(self):
+            fetched = Fetched(school())
+            refs.append(weakref.ref(fetched))
+            return fetched
+
+        @hookimpl
+        def mis_sync_map(self, raw):
+            return raw.dataset
+
+        @hookimpl
+        def mis_sync_merge(self):
+            alive_at_merge.append(refs[0]() is not None)
+
+    sync(store, Watched())
+    assert alive_at_merge == [False]
 
 
 def test_update_records_each_changed_field_old_and_new(store):
