@@ -195,7 +195,7 @@ TOO_SMALL = 0.02  # seconds: a difference of medians this small is mostly the ho
 
 
 def print_one_more(rows: list[dict], schools: int) -> None:
-    """What one more school costs a process that has started: (N schools - 1) / (N - 1).
+    """What one more school costs a started process: (time for N - time for 1) / (N - 1).
 
     No ratio where the floor's share is under TOO_SMALL: dividing by noise says nothing.
     """
