@@ -3,8 +3,9 @@
     python -m benchmarks.workers --schools 24 --pupils 300
 
 Fake Datashare servers (one per school, all in one separate process) serve generated schools
-on loopback; the store is the PostgreSQL server on 127.0.0.1 (database `test`, emptied
-first: do not point this at data you keep) and the broker Redis on 127.0.0.1. For each
+on loopback; the store is a scratch database of the benchmark's own on the PostgreSQL server
+that MIS_SYNC_TEST_PG names (127.0.0.1 by default), created at the start and dropped at the
+end (tests/pgserver.py), and the broker Redis on 127.0.0.1. For each
 worker count the script dispatches every school and times until every school has an `ok` run.
 """
 
@@ -24,8 +25,8 @@ from sqlalchemy import create_engine, text
 
 from mis_sync.core.store import Store
 from mis_sync.core.store.tables import metadata
+from tests.pgserver import scratch_database
 
-PG_URL = os.environ.get("MIS_SYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BROKER = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_ENV = "BENCH_DATASHARE_SECRET"
@@ -44,17 +45,17 @@ with ExitStack() as stack:
 """
 
 
-def reset() -> None:
-    engine = create_engine(PG_URL)
+def reset(pg_url: str) -> None:
+    engine = create_engine(pg_url)
     with engine.begin() as conn:
         metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 
-def measure(processes: int, config: Path, keys: list[str], env: dict) -> float:
-    reset()
-    Store(PG_URL).close()  # create the schema before the clock starts
+def measure(processes: int, config: Path, keys: list[str], env: dict, pg_url: str) -> float:
+    reset(pg_url)
+    Store(pg_url).close()  # create the schema before the clock starts
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -73,7 +74,7 @@ def measure(processes: int, config: Path, keys: list[str], env: dict) -> float:
     )
     try:
         time.sleep(4)  # the worker's start-up is not part of the throughput
-        store = Store(PG_URL)
+        store = Store(pg_url)
         start = time.perf_counter()
         subprocess.run(
             [
@@ -112,10 +113,10 @@ def main() -> None:
     )
     try:
         urls = [servers.stdout.readline().strip() for _ in range(args.schools)]
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, scratch_database("mis_sync_bench") as pg_url:
             config = Path(tmp) / "mis-sync.toml"
             lines = [
-                f'database = "{PG_URL}"',
+                f'database = "{pg_url}"',
                 f'broker = "{BROKER}"',
                 f'queue = "bench-{uuid.uuid4().hex}"',
             ]
@@ -134,7 +135,7 @@ def main() -> None:
             print(f"{args.schools} schools of {args.pupils} pupils; PostgreSQL store, Redis broker")
             print(f"{'processes':>9} {'seconds':>8} {'schools/min':>12}")
             for processes in args.processes:
-                elapsed = measure(processes, config, keys, env)
+                elapsed = measure(processes, config, keys, env, pg_url)
                 print(f"{processes:>9} {elapsed:>8.1f} {args.schools / elapsed * 60:>12.0f}")
     finally:
         servers.terminate()

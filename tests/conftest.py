@@ -2,12 +2,11 @@
 
 PostgreSQL is not optional: when it cannot be reached the PostgreSQL variants fail (they do
 not skip), so CI cannot go green without having tested it. Point MIS_SYNC_TEST_PG at another
-server if yours is elsewhere.
+server if yours is elsewhere. The suite works in a database of its own, created for the
+session and dropped at its end (tests/pgserver.py): tables are only ever dropped there.
 """
 
 from __future__ import annotations
-
-import os
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -16,18 +15,30 @@ from mis_sync.core.schema import Dataset
 from mis_sync.core.store import Store
 from mis_sync.core.store.tables import metadata
 
-PG_URL = os.environ.get("MIS_SYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from .pgserver import SERVER, scratch_database
 
 
-def _reset_postgres() -> None:
-    engine = create_engine(PG_URL)
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """This session's own PostgreSQL database (created here, dropped at the end)."""
+    try:
+        with scratch_database() as url:
+            yield url
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same failure
+        pytest.fail(f"PostgreSQL at {SERVER} is not usable: {exc}", pytrace=False)
+
+
+def reset_postgres(url: str) -> None:
+    """Empty this session's database: only ever the suite's own (see pg_url)."""
+    assert "mis_sync_test_" in url, url
+    engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT 1"))
             metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same failure
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {exc}", pytrace=False)
+        pytest.fail(f"PostgreSQL at {url} is not reachable: {exc}", pytrace=False)
     finally:
         engine.dispose()
 
@@ -36,8 +47,9 @@ def _reset_postgres() -> None:
 def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mis-sync.db'}"
-    _reset_postgres()
-    return PG_URL
+    url = request.getfixturevalue("pg_url")
+    reset_postgres(url)
+    return url
 
 
 @pytest.fixture

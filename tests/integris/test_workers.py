@@ -21,7 +21,7 @@ from mis_sync.connectors.integris.fake import Fault, serve
 from mis_sync.core.cli import main
 from mis_sync.core.store import Store
 
-from ..conftest import PG_URL, _reset_postgres
+from ..conftest import reset_postgres
 from .support import SECRET, SECRET_ENV, fake, options, sync
 
 BROKERS = {
@@ -32,12 +32,12 @@ PUPILS = 40
 
 
 @contextmanager
-def schools(tmp_path: Path, broker: str, count: int, delay: float):
+def schools(tmp_path: Path, pg_url: str, broker: str, count: int, delay: float):
     """`count` fake schools on loopback, each slow on one page, and a config naming them."""
     with ExitStack() as stack:
         servers = {}
         lines = [
-            f'database = "{PG_URL}"',
+            f'database = "{pg_url}"',
             f'broker = "{broker}"',
             f'queue = "test-{uuid.uuid4().hex}"',
         ]
@@ -105,13 +105,13 @@ def dispatch(config: Path):
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
-def test_dispatched_schools_are_synced_by_a_worker(tmp_path, broker):
-    _reset_postgres()
-    with schools(tmp_path, BROKERS[broker], 3, delay=0) as (config, _):
+def test_dispatched_schools_are_synced_by_a_worker(tmp_path, pg_url, broker):
+    reset_postgres(pg_url)
+    with schools(tmp_path, pg_url, BROKERS[broker], 3, delay=0) as (config, _):
         worker = start_worker(config)
         try:
             assert "school2: queued as task" in dispatch(config).stdout
-            store = Store(PG_URL)
+            store = Store(pg_url)
             ok = wait_until_synced(store, ["school0", "school1", "school2"], tmp_path)
             store.close()
         finally:
@@ -121,11 +121,11 @@ def test_dispatched_schools_are_synced_by_a_worker(tmp_path, broker):
         assert runs[0]["school"] == key
 
 
-def test_a_worker_killed_mid_task_loses_nothing_and_syncs_each_school_once(tmp_path):
+def test_a_worker_killed_mid_task_loses_nothing_and_syncs_each_school_once(tmp_path, pg_url):
     """RabbitMQ requeues the unacknowledged tasks of a dead worker at once (acks_late)."""
-    _reset_postgres()
+    reset_postgres(pg_url)
     keys = [f"school{n}" for n in range(4)]
-    with schools(tmp_path, BROKERS["rabbitmq"], 4, delay=3) as (config, servers):
+    with schools(tmp_path, pg_url, BROKERS["rabbitmq"], 4, delay=3) as (config, servers):
         first = start_worker(config)
         dispatch(config)
         try:
@@ -140,7 +140,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_syncs_each_school_once(tmp_p
             server.faults.clear()  # the second attempt is fast
         second = start_worker(config)
         try:
-            store = Store(PG_URL)
+            store = Store(pg_url)
             ok = wait_until_synced(store, keys, tmp_path)
         finally:
             stop(second)
