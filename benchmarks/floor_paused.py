@@ -1,4 +1,4 @@
-"""The floor with the garbage-collector treatment a run gets (core/collector.py, core/cli.py).
+"""The floor with the garbage-collector treatment a run gets (core/collector.py, cli/running.py).
 
 A run imports its modules with the cyclic collector off, freezes them, and works with the
 collector off, which spares it the passes over every imported object (the last one at exit

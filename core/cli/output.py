@@ -1,0 +1,84 @@
+"""What the commands print: JSON, tables, run summaries and progress, in one place."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import pass_broken_pipe_on
+
+
+def print_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def fmt_changes(changes: dict) -> str:
+    if "reason" in changes and len(changes) == 1:
+        return changes["reason"]
+    return "; ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in changes.items())
+
+
+def table(title: str, columns: list[str], rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    # piped output is not cut to 80 columns: scripts and logs should see whole values
+    console = Console(width=None if sys.stdout.isatty() else 240)
+    console.on_broken_pipe = pass_broken_pipe_on
+    console.print(table)
+
+
+def print_summary(result: dict) -> None:
+    """Plain lines, not rich: a cron run should not pay for rich's import to say "no changes"."""
+    if result.get("exit_code"):
+        click.echo(f"{result['school']}: {result['status']}: {result['message']}")
+        return
+    counts = ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "deleted", "left_out"))
+    label = "dry run (nothing written)" if result["status"] == "dry-run" else f"run {result['run']}"
+    click.echo(f"{result['school']}: {label}: {counts}")
+    if result.get("message"):
+        click.echo(f"  {result['message']}")
+    if not any(result[k] for k in ("inserted", "updated", "deleted")):
+        click.echo("  no changes")
+    for reason, count in result["left_out_by_reason"].items():
+        click.echo(f"  left out {count:>5}  {reason}")
+    if result["near_duplicates"]:
+        click.echo(
+            f"  {len(result['near_duplicates'])} near-duplicate contact pairs"
+            " to check at source (see run --json)"
+        )
+
+
+class Progress:
+    """A rich progress bar on a terminal; silent when stdout is not one (cron, pipes, --json)."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label = label
+        self.enabled = not quiet and sys.stdout.isatty()
+        self.bar = None
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(transient=True)
+        self.bar.start()
+        return self.update
+
+    def update(self, resource: str, done: int, total: int | None) -> None:
+        if resource not in self.tasks:
+            self.tasks[resource] = self.bar.add_task(f"{self.label}: {resource}", total=total)
+        self.bar.update(self.tasks[resource], completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()

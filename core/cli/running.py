@@ -1,0 +1,157 @@
+"""Commands that sync: `run`, and `worker` and `dispatch` for Celery."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import DEMO_KEY, Context, handled, main, pass_ctx, reader_left
+from .output import Progress, print_json, print_summary
+
+
+def _import_pipeline(*, tls: bool):
+    """Import the run's modules (SQLAlchemy, httpx, ...) with the cyclic GC off, then freeze them.
+
+    With `tls`, the TLS context is built on another thread meanwhile (core/http.py).
+
+    These imports build a large graph of long-lived objects and no garbage. Left to the
+    collector, that graph is walked by every full collection, the one at interpreter exit
+    included: about a fifth of an unchanged re-run of a 2,000-pupil school (see
+    benchmarks/). Done once per process, so tests that call the CLI many times freeze once.
+    Cyclic garbage not yet collected at that moment (a few hundred objects from the imports,
+    or a host process's own) is frozen with the rest: a one-off, bounded cost.
+    """
+    import gc
+
+    from .. import collector
+
+    if tls:
+        from .. import http
+
+        http.preload_tls()
+    if "mis_sync.core.pipeline" not in sys.modules:
+        with collector.paused():
+            from .. import pipeline  # noqa: F401
+
+            gc.freeze()  # before the collector is back: its first pass would walk them all
+    return sys.modules["mis_sync.core.pipeline"]
+
+
+@main.command()
+@click.argument("connector")
+@click.option("--school", help="Only this school (default: every school using CONNECTOR).")
+@click.option("--demo", is_flag=True, help="Sync the connector's bundled demo school.")
+@click.option("--dry-run", is_flag=True, help="Fetch and diff, but write nothing.")
+@click.option(
+    "--allow-mass-delete", is_flag=True, help="Let through a run that deletes many records."
+)
+@click.option("--wait", is_flag=True, help="Wait for another run of the same school to finish.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Schools synced at once.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+@handled
+def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs, as_json):
+    """Run one sync: fetch, map, filter, diff and store."""
+    pipeline = _import_pipeline(tls=not demo)  # the demo's fake needs no TLS
+    from ..errors import ConfigError
+
+    config = ctx.config
+    transport = None
+    if demo:
+        from .. import plugins
+
+        found = plugins.manager(connector).hook.mis_sync_demo()
+        if found is None:
+            raise ConfigError(f"connector {connector!r} has no demo school")
+        config.schools = {DEMO_KEY: found.options}
+        config.path = None
+        transport = found.transport
+        keys = [DEMO_KEY]
+    elif school:
+        keys = [school]
+    else:
+        keys = sorted(k for k, v in config.schools.items() if v.get("connector") == connector)
+        if not keys:
+            raise ConfigError(
+                f"no school in {config.path or 'the config (none found)'} uses connector"
+                f" {connector!r}; try --demo"
+            )
+    store = ctx.store()
+    options = dict(
+        transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
+    )
+    if len(keys) == 1:  # one school: its error is the command's error
+        sch, pm = pipeline.prepare(config, keys[0], expect=connector)
+        with Progress(keys[0], as_json) as progress:
+            result = pipeline.run_school(store, sch, pm, progress=progress, **options)
+        return print_json(result) if as_json else print_summary(result)
+    results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
+    for failed in (r for r in results if r["exit_code"]):
+        click.echo(f"mis-sync: error: {failed['message']}", err=True)
+    try:
+        if as_json:
+            print_json(results)
+        else:
+            for result in results:
+                print_summary(result)
+    except BrokenPipeError:  # the exit code still says how the schools went
+        if not reader_left():
+            raise
+    sys.exit(max(r["exit_code"] for r in results))
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes.",
+)
+@pass_ctx
+@handled
+def worker(ctx: Context, concurrency: int) -> None:
+    """Start a Celery worker that runs the syncs dispatched to the broker."""
+    from .. import tasks
+
+    app = tasks.configure(ctx.config)
+    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork"])
+
+
+@main.command()
+@click.argument("connector", required=False)
+@click.option(
+    "--school", help="Only this school (default: every school, or every one using CONNECTOR)."
+)
+@pass_ctx
+@handled
+def dispatch(ctx: Context, connector: str | None, school: str | None) -> None:
+    """Queue one sync task per school for the Celery workers."""
+    from .. import tasks
+    from ..errors import ConfigError
+
+    config = ctx.config
+    if not config.path:
+        raise ConfigError("dispatch needs a config file that the workers can read too")
+    keys = (
+        [school]
+        if school
+        else sorted(
+            k
+            for k, v in config.schools.items()
+            if connector is None or v.get("connector") == connector
+        )
+    )
+    unknown = [k for k in keys if k not in config.schools]
+    if unknown or not keys:
+        raise ConfigError(f"{config.path}: no school {unknown[0] if unknown else 'to dispatch'!r}")
+    tasks.configure(config)
+    for key, task_id in zip(keys, tasks.dispatch(config, keys), strict=True):
+        click.echo(f"{key}: queued as task {task_id}")
