@@ -22,6 +22,8 @@ from . import migrate
 from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
 from .lock import school_lock
+from .queries import Queries
+from .tables import record_row as _is
 
 CHUNK = 500  # rows per IN (...) when reading old JSON back
 
@@ -30,7 +32,9 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Store:
+class Store(Queries):
+    """The writes of a run (and of local fields); what people look at is in queries.py."""
+
     def __init__(self, url: str) -> None:
         try:
             parsed = make_url(url)
@@ -268,115 +272,6 @@ class Store:
                 ],
             )
 
-    # -- reading ----------------------------------------------------------------------------
-
-    def runs(self, school: str | None = None, limit: int | None = None) -> list[dict]:
-        query = select(t.runs).order_by(t.runs.c.run.desc())
-        if school:
-            query = query.where(t.runs.c.school == school)
-        if limit:
-            query = query.limit(limit)
-        with self.engine.connect() as conn:
-            return [_run_json(r) for r in conn.execute(query).mappings()]
-
-    def run(self, run: int) -> dict:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t.runs).where(t.runs.c.run == run)).mappings().one()
-        return _run_json(row)
-
-    def changes(self, school: str | None = None, run: int | None = None) -> list[dict]:
-        with self.engine.connect() as conn:
-            if run is None:
-                latest = select(t.runs.c.run).where(t.runs.c.status == "ok")
-                if school:
-                    latest = latest.where(t.runs.c.school == school)
-                run = conn.execute(latest.order_by(t.runs.c.run.desc()).limit(1)).scalar()
-                if run is None:
-                    return []
-            rows = conn.execute(
-                select(t.events).where(t.events.c.run == run).order_by(t.events.c.event)
-            ).mappings()
-            return [
-                {
-                    "run": r["run"],
-                    "entity": r["entity"],
-                    "id": r["id"],
-                    "op": r["op"],
-                    "changes": _changes(r["op"], r["changes"]),
-                }
-                for r in rows
-            ]
-
-    def export(self, school: str, entity: str, local: dict[str, set[str]]) -> list[dict]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(t.records.c.id, t.records.c.data).where(
-                    t.records.c.school == school,
-                    t.records.c.entity == entity,
-                    t.records.c.deleted.is_(False),
-                )
-            ).all()
-            values = self._local_values(conn, school, entity)
-        out = []
-        for rid, data in rows:
-            record = msgspec.json.decode(data)
-            for field in local.get(entity, ()):
-                record[field] = values.get((rid, field))
-            out.append(
-                {f: record.get(f) for f in ENTITIES[entity].__struct_fields__ if f != "source_type"}
-            )
-        key = (
-            (lambda r: (r["student_id"], r["contact_id"]))
-            if entity == "contact-links"
-            else (lambda r: r["id"])
-        )
-        return sorted(out, key=key)
-
-    def stored_copies(self, school: str, keys: list[tuple[str, str]]) -> list[tuple[str, object]]:
-        """The live stored records for (entity, id) keys, decoded back into canonical structs."""
-        out = []
-        if not keys:  # the usual case: no record failed validation
-            return out
-        with self.engine.connect() as conn:
-            for entity, rid in keys:
-                data = conn.execute(
-                    select(t.records.c.data).where(
-                        _is(t.records, school, entity, rid),
-                        t.records.c.deleted.is_(False),
-                    )
-                ).scalar()
-                if data is not None:
-                    out.append((entity, msgspec.json.decode(data, type=ENTITIES[entity])))
-        return out
-
-    def _local_values(self, conn: Connection, school: str, entity: str) -> dict:
-        rows = conn.execute(
-            select(t.local_fields.c.id, t.local_fields.c.field, t.local_fields.c.value).where(
-                t.local_fields.c.school == school, t.local_fields.c.entity == entity
-            )
-        )
-        return {(i, f): v for i, f, v in rows}
-
-    def explain(self, school: str, entity: str, rid: str) -> dict:
-        with self.engine.connect() as conn:
-            stored = conn.execute(
-                select(t.records.c.deleted).where(_is(t.records, school, entity, rid))
-            ).first()
-            out = conn.execute(
-                select(t.left_out.c.reasons).where(_is(t.left_out, school, entity, rid))
-            ).scalar()
-        if stored is not None and not stored.deleted and out is None:
-            return {"entity": entity, "id": rid, "kept": True, "reasons": []}
-        if out is not None:
-            reasons = json.loads(out)
-            if stored is not None and not stored.deleted:
-                reasons = ["stored copy kept unchanged", *reasons]
-            return {"entity": entity, "id": rid, "kept": False, "reasons": reasons}
-        reason = (
-            "no longer sent by the source" if stored is not None else "never sent by the source"
-        )
-        return {"entity": entity, "id": rid, "kept": False, "reasons": [reason]}
-
     def set_local(self, school: str, entity: str, rid: str, field: str, value: str | None) -> None:
         with self.engine.begin() as conn:
             known = conn.execute(
@@ -399,14 +294,6 @@ class Store:
 
 def _text(value) -> str:
     return msgspec.json.encode(value).decode()
-
-
-def _changes(op: str, stored: str) -> dict:
-    """Events of inserts hold the new record; shown, like the others, as [old, new] per field."""
-    changes = msgspec.json.decode(stored)
-    if op == "insert":
-        return {k: [None, v] for k, v in changes.items() if v is not None}
-    return changes
 
 
 RECORD_COLUMNS = ("school", "entity", "id", "data", "hash", "deleted", "run")
@@ -456,11 +343,6 @@ def _insert_many(conn: Connection, table, columns: tuple[str, ...], rows: list[t
     conn.exec_driver_sql(str(compiled), params)
 
 
-def _is(table, school: str, entity: str, rid: str):
-    """The one row of `table` for a school's record."""
-    return and_(table.c.school == school, table.c.entity == entity, table.c.id == rid)
-
-
 def _key(table):
     return and_(
         table.c.school == bindparam("k_school"),
@@ -489,22 +371,6 @@ def _summary(plan: Plan, dataset: Dataset) -> dict:
         "left_out": sum(by_reason.values()),
         "left_out_by_reason": dict(sorted(by_reason.items())),
         "near_duplicates": [list(p) for p in dataset.near_duplicates],
-    }
-
-
-def _run_json(row) -> dict:
-    return {
-        "run": row["run"],
-        "school": row["school"],
-        "connector": row["connector"],
-        "status": row["status"],
-        "started": row["started"],
-        "finished": row["finished"],
-        "inserted": row["inserted"],
-        "updated": row["updated"],
-        "deleted": row["deleted"],
-        "left_out": row["left_out"],
-        "message": row["message"],
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
 )
 
 metadata = MetaData()
@@ -97,3 +98,8 @@ source_state = Table(
     Column("data", LargeBinary, nullable=False),
     Column("run", Integer, nullable=False),  # the run that stored it
 )
+
+
+def record_row(table, school: str, entity: str, rid: str):
+    """The one row of `table` for a school's record."""
+    return and_(table.c.school == school, table.c.entity == entity, table.c.id == rid)
