@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from mis_sync.core.store import Store
+from mis_sync.core.store import Store, views
 from mis_sync.core.store.tables import metadata
 from tests.pgserver import scratch_database
 
@@ -48,6 +48,7 @@ with ExitStack() as stack:
 def reset(pg_url: str) -> None:
     engine = create_engine(pg_url)
     with engine.begin() as conn:
+        views.drop(conn)  # they depend on the tables
         metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()

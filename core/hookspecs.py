@@ -48,6 +48,22 @@ def mis_sync_local_fields(register: Callable[[str, str], None]) -> None:
     """
 
 
+@hookspec
+def mis_sync_fix_texts(register: Callable[[str, str], None]) -> None:
+    """Word what a school should fix in its MIS, per rule, for the left-out worklist.
+
+    Call ``register(rule, text)`` for each rule worded for your MIS. Rules are named
+    ``entity.rule`` (``students.in-no-class``, ``teachers.blank-name``; the list is in
+    ``mis_sync.core.fixes.RULES``, and ``*.other`` covers a plugin's own reasons). ``text``
+    is a format string over the record: ``{id}``, ``{entity}``, ``{noun}``, ``{rule}`` (the
+    first reason), ``{detail}`` (the rest), ``{student}`` and ``{contact}`` for links,
+    ``{fields}`` for blank names, ``{type}`` for a type that does not qualify. The first
+    registration of a rule wins; core's own wording is registered last (``trylast``).
+
+    :param register: callback taking a rule name and its text.
+    """
+
+
 @hookspec(firstresult=True)
 def mis_sync_demo() -> Demo | None:
     """Return the connector's bundled demo school, used by ``mis-sync run NAME --demo``.

@@ -141,10 +141,10 @@ def run_schools(
         try:
             school, pm = prepare(config, key, expect=connector)
             with progress_for(key) if progress_for else nullcontext() as progress:
-                return {
-                    **run_school(store, school, pm, progress=progress, **options),
-                    "exit_code": 0,
-                }
+                result = run_school(store, school, pm, progress=progress, **options)
+            # a dry run that the safeguard would stop exits as the real run would
+            stop = result["status"] == "dry-run" and result["message"]
+            return {**result, "exit_code": SafeguardStop.exit_code if stop else 0}
         except MisSyncError as exc:
             status = {SafeguardStop: "stopped", SchoolBusy: "busy"}.get(type(exc), "failed")
             return {

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from itertools import chain, combinations
 
+from msgspec import to_builtins
 from msgspec.structs import replace
 
 from .hookspecs import hookimpl
 from .schema import ClassTeacher, ContactLink, Dataset, link_id
 
 MAX_CAUSES = 3  # a class of thirty left-out pupils names three, then counts the rest
+# The first reason of a contact (or link) merged into another: counted as merged, not left out
+MERGED = "duplicate contact"
 
 
 @hookimpl(trylast=True)
@@ -60,19 +63,23 @@ def merge_duplicate_contacts(ds: Dataset) -> None:
             ids.sort()
             for other in ids[1:]:
                 survivor[other] = ids[0]
-                ds.leave_out(
-                    "contacts", other, "duplicate contact", f"merged into contact {ids[0]}"
-                )
+                why = "same title, names and email"
+                if _halves(contacts[other], contacts[ids[0]]):
+                    why = f"{why}: both halves of combined contact {contacts[other].split_from}"
+                ds.leave_out("contacts", other, MERGED, f"merged into contact {ids[0]} ({why})")
     if survivor:
         _repoint_links(ds, survivor)
     ds.near_duplicates = _near_duplicates(contacts, identity)
+    ds.near_duplicate_records = _pair_records(ds, ds.near_duplicates)
 
 
 def _repoint_links(ds: Dataset, survivor: dict[str, str]) -> None:
     links = ds.records["contact-links"]
     for old in [lk for lk in links.values() if lk.contact_id in survivor]:
         keep = survivor[old.contact_id]
-        ds.leave_out("contact-links", old.id, "duplicate contact", f"merged into contact {keep}")
+        ds.leave_out(
+            "contact-links", old.id, MERGED, f"merged into link {link_id(old.student_id, keep)}"
+        )
         new_id = link_id(old.student_id, keep)
         existing: ContactLink | None = links.get(new_id)
         if existing is None:
@@ -107,6 +114,19 @@ def _near_duplicates(contacts: dict, identity: dict) -> list[tuple[str, str, str
             if identity[a][3] != identity[b][3]:
                 pairs.add((a, b, "same names"))
     return sorted(pairs)
+
+
+def _pair_records(ds: Dataset, pairs: list[tuple[str, str, str]]) -> dict[str, dict]:
+    """Both records of each near-duplicate pair with their pupils, for the register."""
+    ids = {cid for a, b, _ in pairs for cid in (a, b)}
+    pupils: dict[str, list] = defaultdict(list)
+    for lk in ds.records["contact-links"].values() if ids else ():
+        if lk.contact_id in ids:
+            pupils[lk.contact_id].append(to_builtins(lk))
+    contacts = ds.records["contacts"]
+    for links in pupils.values():
+        links.sort(key=lambda p: p["student_id"])
+    return {cid: {**to_builtins(contacts[cid]), "pupils": pupils[cid]} for cid in sorted(ids)}
 
 
 def _halves(a, b) -> bool:

@@ -28,6 +28,7 @@ class Contact(msgspec.Struct, kw_only=True):
     email: str | None = None
     phone: str | None = None
     priority: int = 1
+    relationship: str | None = None  # as the MIS gives it on the contact itself, if it does
     split_from: str | None = None
 
 
@@ -142,6 +143,9 @@ class Dataset(msgspec.Struct, kw_only=True):
         default_factory=lambda: {e: {} for e in ENTITIES}
     )
     near_duplicates: list[tuple[str, str, str]] = []
+    # the two records of each near-duplicate pair as mapped, with their links, for the
+    # register (store/duplicates.py): by eligibility time a left-out one is gone from records
+    near_duplicate_records: dict[str, dict] = {}
     repeated_ids: list[tuple[str, str]] = []  # (entity, id) sent more than once; last one wins
     # What the connector wants back as `source_state` on the school's next run: a source that
     # sends only changes (a OneRoster delta) keeps its full picture here, stored atomically

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from mis_sync.core.schema import Dataset
 from mis_sync.core.store import Store
+from mis_sync.core.store import views
 from mis_sync.core.store.tables import metadata
 
 from .pgserver import SERVER, scratch_database
@@ -35,6 +36,7 @@ def reset_postgres(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT 1"))
+            views.drop(conn)  # they depend on the tables
             metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same failure

@@ -80,3 +80,25 @@ def mis_sync_fetch(school, transport, progress):
 @hookimpl
 def mis_sync_map(raw):
     return to_dataset(raw)
+
+
+@hookimpl
+def mis_sync_fix_texts(register):
+    """The worklist's fix texts in Integris's own words (its screens say pupil and staff)."""
+    for rule, text in FIX_TEXTS.items():
+        register(rule, text)
+
+
+FIX_TEXTS = {
+    "students.in-no-class": "put pupil {id} in a registration group or teaching set",
+    "teachers.blank-name": "add a {fields} in the MIS for staff {id}",
+    "teachers.teaches-no-class": (
+        "make staff {id} a teacher of a registration group or teaching set, or nothing to do"
+        " if they teach none"
+    ),
+    "classes.no-teachers": "set StaffID1 of registration group {id}, or a teacher of the set",
+    "contact-links.no-parental-responsibility": (
+        "tick Parental Responsibility for contact {contact} of pupil {student} if they have it"
+        " (parental_responsibility_only is on)"
+    ),
+}

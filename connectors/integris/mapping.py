@@ -74,6 +74,7 @@ def contacts(c: wire.Contact) -> list[Contact]:
     """One contact, or two when the title names two people ("Mr and Mrs", "Dr & Mr")."""
     cid = c.contact_id.strip()
     title, mail, phone = text(c.title), email(c.email), text(c.phone)
+    relationship = text(c.relationship)
     titles = _TWO_PEOPLE.split(title) if title else []
     if len(titles) != 2 or not all(titles):
         return [
@@ -85,6 +86,7 @@ def contacts(c: wire.Contact) -> list[Contact]:
                 email=mail,
                 phone=phone,
                 priority=1,
+                relationship=relationship,
             )
         ]
     forenames, surnames = _pair(c.forename), _pair(c.surname)
@@ -97,6 +99,7 @@ def contacts(c: wire.Contact) -> list[Contact]:
             email=mail,
             phone=phone,
             priority=1,
+            relationship=relationship,
             split_from=cid,
         )
         for n in range(2)

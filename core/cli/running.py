@@ -60,7 +60,7 @@ def _import_pipeline(*, tls: bool):
 def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs, as_json):
     """Run one sync: fetch, map, filter, diff and store."""
     pipeline = _import_pipeline(tls=not demo)  # the demo's fake needs no TLS
-    from ..errors import ConfigError
+    from ..errors import ConfigError, SafeguardStop
 
     config = ctx.config
     transport = None
@@ -91,7 +91,13 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
         sch, pm = pipeline.prepare(config, keys[0], expect=connector)
         with Progress(keys[0], as_json) as progress:
             result = pipeline.run_school(store, sch, pm, progress=progress, **options)
-        return print_json(result) if as_json else print_summary(result)
+        if as_json:
+            print_json(result)
+        else:
+            print_summary(result)
+        if result["status"] == "dry-run" and result["message"]:  # the safeguard would stop it
+            sys.exit(SafeguardStop.exit_code)
+        return
     results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
     for failed in (r for r in results if r["exit_code"]):
         click.echo(f"mis-sync: error: {failed['message']}", err=True)

@@ -17,12 +17,14 @@ from sqlalchemy import Connection, and_, bindparam, create_engine, delete, event
 from sqlalchemy.engine import make_url
 
 from ..errors import ConfigError, SafeguardStop
+from ..rules import MERGED
 from ..schema import ENTITIES, Dataset
-from . import migrate
+from . import duplicates, migrate
 from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
+from .duplicates import Duplicates
 from .lock import school_lock
-from .queries import Queries
+from .queries import Queries, plan_events
 from .tables import record_row as _is
 
 CHUNK = 500  # rows per IN (...) when reading old JSON back
@@ -32,7 +34,7 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Store(Queries):
+class Store(Queries, Duplicates):
     """The writes of a run (and of local fields); what people look at is in queries.py."""
 
     def __init__(self, url: str) -> None:
@@ -122,19 +124,24 @@ class Store(Queries):
             if any(c.op == "insert" for c in plan.changes):  # none on an unchanged re-run
                 mark_restores(plan, self._soft_deleted(conn, school))
             over = _mass_delete(plan, threshold)
+            stop = None
             if over and not allow_mass_delete:
-                raise SafeguardStop(
-                    "stopped before writing: this run would delete "
+                stop = (
+                    "this run would delete "
                     + ", ".join(over)
                     + f" (more than {threshold:.0%} of what is stored); if the source is"
                     " right, run again with --allow-mass-delete"
                 )
+                if run is not None:
+                    raise SafeguardStop(f"stopped before writing: {stop}")
+                stop = f"a real run would stop before writing: {stop}"
             self._fill_field_changes(conn, school, plan)
             summary = _summary(plan, dataset)
-            if run is None:
+            if run is None:  # a dry run: the plan, and whether the safeguard would stop it
                 conn.rollback()
-                return summary
+                return {**summary, "message": stop, "changes": plan_events(plan)}
             self._write(conn, run, school, plan)
+            duplicates.record(conn, run, school, now(), dataset)
             if dataset.source_state is not None:
                 self._put_source_state(conn, run, school, dataset.source_state)
             message = f"mass delete allowed: {', '.join(over)}" if over else None
@@ -148,6 +155,7 @@ class Store(Queries):
                     updated=summary["updated"],
                     deleted=summary["deleted"],
                     left_out=summary["left_out"],
+                    merged=summary["merged"],
                     overridden=bool(over),
                     message=message,
                     summary=json.dumps(
@@ -360,15 +368,21 @@ def _mass_delete(plan: Plan, threshold: float) -> list[str]:
 
 
 def _summary(plan: Plan, dataset: Dataset) -> dict:
-    by_reason = Counter(
-        f"{entity}: {out.reasons[0]}"
-        for entity, outs in dataset.left_out.items()
-        for out in outs.values()
-    )
+    """Counts for `runs` and `run --json`; merged duplicates are counted apart from left out:
+    their data is kept, under the ID they were merged into."""
+    merged = 0
+    by_reason: Counter = Counter()
+    for entity, outs in dataset.left_out.items():
+        for out in outs.values():
+            if out.reasons[0] == MERGED:
+                merged += 1
+            else:
+                by_reason[f"{entity}: {out.reasons[0]}"] += 1
     by_reason.update(f"{i.entity}: failed validation" for i in dataset.invalid if not i.id)
     return {
         **plan.counts(),
         "left_out": sum(by_reason.values()),
+        "merged": merged,
         "left_out_by_reason": dict(sorted(by_reason.items())),
         "near_duplicates": [list(p) for p in dataset.near_duplicates],
     }

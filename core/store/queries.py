@@ -7,10 +7,13 @@ methods by inheriting `Queries`, which needs only `self.engine`.
 from __future__ import annotations
 
 import json
+import re
 
 import msgspec
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, func, or_, select
 
+from ..errors import ConfigError
+from ..rules import MERGED
 from ..schema import ENTITIES
 from . import tables as t
 from .tables import record_row as _is
@@ -28,23 +31,46 @@ class Queries:
         with self.engine.connect() as conn:
             return [_run_json(r) for r in conn.execute(query).mappings()]
 
+    def connector_of(self, school: str) -> str | None:
+        """The connector of the school's latest run (the demo school has no config entry)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.runs.c.connector)
+                .where(t.runs.c.school == school)
+                .order_by(t.runs.c.run.desc())
+                .limit(1)
+            ).scalar()
+
     def run(self, run: int) -> dict:
         with self.engine.connect() as conn:
             row = conn.execute(select(t.runs).where(t.runs.c.run == run)).mappings().one()
         return _run_json(row)
 
-    def changes(self, school: str | None = None, run: int | None = None) -> list[dict]:
+    def changes(
+        self,
+        school: str | None = None,
+        run: int | None = None,
+        *,
+        entity: str | None = None,
+        op: str | None = None,
+        rid: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """A run's events (default: the latest successful one), in the order it made them.
+
+        :param rid: a record's ID as the MIS knows it (see `id_matches`).
+        """
         with self.engine.connect() as conn:
+            run = self._run_or_latest(conn, school, run)
             if run is None:
-                latest = select(t.runs.c.run).where(t.runs.c.status == "ok")
-                if school:
-                    latest = latest.where(t.runs.c.school == school)
-                run = conn.execute(latest.order_by(t.runs.c.run.desc()).limit(1)).scalar()
-                if run is None:
-                    return []
-            rows = conn.execute(
-                select(t.events).where(t.events.c.run == run).order_by(t.events.c.event)
-            ).mappings()
+                return []
+            query = (
+                select(t.events)
+                .where(_event_filter(run, school, entity, op, rid))
+                .order_by(t.events.c.event)
+            )
+            if limit:
+                query = query.limit(limit)
             return [
                 {
                     "run": r["run"],
@@ -53,8 +79,51 @@ class Queries:
                     "op": r["op"],
                     "changes": _changes(r["op"], r["changes"]),
                 }
-                for r in rows
+                for r in conn.execute(query).mappings()
             ]
+
+    def change_summary(
+        self,
+        school: str | None = None,
+        run: int | None = None,
+        *,
+        entity: str | None = None,
+        op: str | None = None,
+        rid: str | None = None,
+    ) -> dict:
+        """What `changes` shows above its events: the run, counts per entity and op, how many
+        events match the filters, and, for a run that changed nothing, the latest that did."""
+        e = t.events.c
+        with self.engine.connect() as conn:
+            run = self._run_or_latest(conn, school, run)
+            counts: dict[str, dict[str, int]] = {}
+            matched = latest = None
+            if run is not None:
+                rows = conn.execute(
+                    select(e.entity, e.op, func.count())
+                    .where(_event_filter(run, school, None, None, None))
+                    .group_by(e.entity, e.op)
+                )
+                for ent, o, n in rows:
+                    counts.setdefault(ent, {})[o] = n
+                counts = {k: counts[k] for k in ENTITIES if k in counts}
+                matched = conn.execute(
+                    select(func.count()).where(_event_filter(run, school, entity, op, rid))
+                ).scalar()
+            if not counts:
+                query = select(func.max(e.run))
+                if school:
+                    query = query.where(e.school == school)
+                latest = conn.execute(query).scalar()
+        return {"run": run, "counts": counts, "matched": matched or 0, "latest_changing": latest}
+
+    def _run_or_latest(self, conn: Connection, school: str | None, run: int | None):
+        if run is not None:
+            return run
+        latest = select(t.runs.c.run).where(t.runs.c.status == "ok")
+        if school:
+            latest = latest.where(t.runs.c.school == school)
+        return conn.execute(latest.order_by(t.runs.c.run.desc()).limit(1)).scalar()
 
     def export(self, school: str, entity: str, local: dict[str, set[str]]) -> list[dict]:
         with self.engine.connect() as conn:
@@ -107,24 +176,133 @@ class Queries:
         return {(i, f): v for i, f, v in rows}
 
     def explain(self, school: str, entity: str, rid: str) -> dict:
+        """Kept or not, and why; looked up by the MIS's own ID too.
+
+        `kept` is what `export` says: a record kept from its last good copy is kept. A
+        combined contact's own ID (P9001) is explained through its two halves.
+        """
+        if entity == "contact-links" and ":" not in rid:
+            raise ConfigError(
+                f"contact-links: {rid!r} is not a link ID; a link's ID is"
+                f" student_id:contact_id ({rid}:CONTACT_ID or STUDENT_ID:{rid}); `mis-sync left-out"
+                f" contact-links --id {rid}` lists the left-out links of {rid}"
+            )
         with self.engine.connect() as conn:
-            stored = conn.execute(
-                select(t.records.c.deleted).where(_is(t.records, school, entity, rid))
-            ).first()
-            out = conn.execute(
-                select(t.left_out.c.reasons).where(_is(t.left_out, school, entity, rid))
-            ).scalar()
-        if stored is not None and not stored.deleted and out is None:
-            return {"entity": entity, "id": rid, "kept": True, "reasons": []}
-        if out is not None:
-            reasons = json.loads(out)
-            if stored is not None and not stored.deleted:
-                reasons = ["stored copy kept unchanged", *reasons]
-            return {"entity": entity, "id": rid, "kept": False, "reasons": reasons}
-        reason = (
-            "no longer sent by the source" if stored is not None else "never sent by the source"
-        )
-        return {"entity": entity, "id": rid, "kept": False, "reasons": [reason]}
+            answer = _explain_one(conn, school, entity, rid)
+            if entity == "contacts" and answer["reasons"] == [NEVER_SENT]:
+                halves = [f"{rid}-1", f"{rid}-2"]
+                parts = [_explain_one(conn, school, entity, h) for h in halves]
+                if any(p["reasons"] != [NEVER_SENT] for p in parts):
+                    return {
+                        "entity": entity,
+                        "id": rid,
+                        "kept": False,
+                        "reasons": [
+                            f"split into {halves[0]} and {halves[1]}: its title names two people"
+                        ],
+                        "split_into": halves,
+                        "parts": parts,
+                    }
+        return answer
+
+    def left_out(self, school: str, *, entity: str | None = None, rid: str | None = None) -> dict:
+        """Every record the school's latest successful run left out, with its reasons.
+
+        The `left_out` table is what that run left it: each run replaces its school's rows.
+        """
+        lo = t.left_out.c
+        where = [lo.school == school]
+        if entity:
+            where.append(lo.entity == entity)
+        if rid:
+            where.append(id_matches(lo.id, rid))
+        order = {e: n for n, e in enumerate(ENTITIES)}
+        with self.engine.connect() as conn:
+            run = self._run_or_latest(conn, school, None)
+            rows = conn.execute(select(lo.entity, lo.id, lo.reasons).where(*where)).all()
+        records = [{"entity": e, "id": i, "reasons": json.loads(r)} for e, i, r in rows]
+        records.sort(key=lambda r: (order.get(r["entity"], 99), r["id"]))
+        return {"run": run, "records": records}
+
+    def export_parents(self, school: str) -> list[dict]:
+        """The product guide's "Export Parents": each kept contact with its kept pupils."""
+        pupils: dict[str, list[dict]] = {}
+        for lk in self.export(school, "contact-links", {}):
+            pupils.setdefault(lk["contact_id"], []).append(
+                {k: lk[k] for k in ("student_id", "relationship", "parental_responsibility")}
+            )
+        return [
+            {
+                **{k: c[k] for k in PARENT_FIELDS},
+                "pupils": pupils.get(c["id"], []),
+            }
+            for c in self.export(school, "contacts", {})
+        ]
+
+
+NEVER_SENT = "never sent by the source"
+PARENT_FIELDS = ("id", "title", "forename", "surname", "email", "phone", "relationship")
+INVALID = "failed validation"
+
+
+def _explain_one(conn: Connection, school: str, entity: str, rid: str) -> dict:
+    stored = conn.execute(
+        select(t.records.c.deleted).where(_is(t.records, school, entity, rid))
+    ).first()
+    out = conn.execute(
+        select(t.left_out.c.reasons).where(_is(t.left_out, school, entity, rid))
+    ).scalar()
+    live = stored is not None and not stored.deleted
+    answer = {"entity": entity, "id": rid, "kept": live, "reasons": []}
+    if out is not None:
+        reasons = json.loads(out)
+        if live and reasons[0] == INVALID:  # the stored copy stands in for it (pipeline)
+            reasons = ["kept unchanged: the MIS now sends an invalid record", *reasons[1:]]
+        elif reasons[0] == MERGED and (into := re.search(r"merged into \w+ (\S+)", reasons[1])):
+            answer["merged_into"] = into.group(1)
+        answer["reasons"] = reasons
+    elif not live:
+        answer["reasons"] = ["no longer sent by the source" if stored is not None else NEVER_SENT]
+    return answer
+
+
+def id_matches(column, given: str):
+    """Whether a stored ID is `given` as the MIS knows it: the ID itself, the two halves of a
+    combined contact, and the links of a pupil or contact (`4821:P9001`)."""
+    ids = [given, f"{given}-1", f"{given}-2"]
+    return or_(
+        column.in_(ids),
+        column.startswith(f"{given}:", autoescape=True),
+        *(column.endswith(f":{i}", autoescape=True) for i in ids),
+    )
+
+
+def _event_filter(run: int, school, entity, op, rid):
+    e = t.events.c
+    where = [e.run == run]
+    if school:
+        where.append(e.school == school)
+    if entity:
+        where.append(e.entity == entity)
+    if op:
+        where.append(e.op == op)
+    if rid:
+        where.append(id_matches(e.id, rid))
+    return and_(*where)
+
+
+def plan_events(plan) -> list[dict]:
+    """A dry run's plan as `changes --json` shows a run's events (`run` is null)."""
+    return [
+        {
+            "run": None,
+            "entity": c.entity,
+            "id": c.id,
+            "op": c.op,
+            "changes": _changes("insert", c.data) if c.op == "insert" else c.changes,
+        }
+        for c in plan.changes
+    ]
 
 
 def _changes(op: str, stored: str) -> dict:
@@ -147,5 +325,6 @@ def _run_json(row) -> dict:
         "updated": row["updated"],
         "deleted": row["deleted"],
         "left_out": row["left_out"],
+        "merged": row["merged"],
         "message": row["message"],
     }

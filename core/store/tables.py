@@ -67,6 +67,7 @@ runs = Table(
     Column("updated", Integer, nullable=False, default=0),
     Column("deleted", Integer, nullable=False, default=0),
     Column("left_out", Integer, nullable=False, default=0),
+    Column("merged", Integer, nullable=False, server_default="0"),  # duplicates merged
     Column("message", Text),
     Column("overridden", Boolean, nullable=False, default=False),
     Column("summary", Text),  # JSON: left_out_by_reason, near_duplicates
@@ -97,6 +98,22 @@ source_state = Table(
     Column("connector", String(64), nullable=False),  # handed back only to the same connector
     Column("data", LargeBinary, nullable=False),
     Column("run", Integer, nullable=False),  # the run that stored it
+)
+
+# The near-duplicate register (store/duplicates.py): pairs a run reported, kept across runs so
+# a school can work through them and dismiss those that are two people.
+near_duplicates = Table(
+    "near_duplicates",
+    metadata,
+    Column("school", String(100), primary_key=True),
+    Column("a", String(255), primary_key=True),  # the pair's IDs, a < b as strings
+    Column("b", String(255), primary_key=True),
+    Column("why", String(32), nullable=False),  # "same email" or "same names"
+    Column("first_seen", String(32), nullable=False),  # ISO 8601 UTC, the run's start
+    Column("last_seen", String(32), nullable=False),
+    Column("last_run", Integer, nullable=False),  # the latest run that reported it
+    Column("dismissed", String(32)),  # when the school said "not a duplicate", or null
+    Column("records", Text, nullable=False),  # JSON {id: contact fields + pupils}, as last seen
 )
 
 

@@ -226,7 +226,10 @@ def test_duplicate_contacts_are_stored_once_under_the_first_id_with_all_links():
     run_rules(ds)
     # "C30" sorts before "C4" as a string
     assert "C30" in ds.records["contacts"] and "C4" not in ds.records["contacts"]
-    assert reasons(ds, "contacts", "C4") == ["duplicate contact", "merged into contact C30"]
+    assert reasons(ds, "contacts", "C4") == [
+        "duplicate contact",
+        "merged into contact C30 (same title, names and email)",
+    ]
     assert {"S1:C30", "S3:C30"} <= set(ds.records["contact-links"])
     assert "S3:C4" in ds.left_out["contact-links"]
 

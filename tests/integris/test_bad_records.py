@@ -52,7 +52,11 @@ def test_bad_record_is_left_out_with_a_reason_and_its_stored_copy_kept(store, ba
     assert store.export("oak", "students", {}) == before
     assert store.changes("oak") == []  # nothing else rippled: classes, links, contacts unchanged
     explained = store.explain("oak", "students", "4821")
-    assert explained["reasons"] == ["stored copy kept unchanged", "failed validation", reason]
+    assert explained["kept"] is True  # as export says: the stored copy stands
+    assert explained["reasons"] == [
+        "kept unchanged: the MIS now sends an invalid record",
+        reason,
+    ]
 
 
 @pytest.mark.parametrize(

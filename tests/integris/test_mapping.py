@@ -148,10 +148,13 @@ def test_combined_contact_becomes_two_that_both_inherit_every_link(store):
         "email": "rowans@example.org",
         "phone": "01632 960123",
         "priority": 1,
+        "relationship": "Parents",  # the contact's own Relationship, kept on both halves
         "split_from": "9001",
     }
     assert (contacts["9001-2"]["title"], contacts["9001-2"]["forename"]) == ("Mrs", "Jan")
+    assert contacts["9001-2"]["relationship"] == "Parents"
     assert contacts["9002"]["split_from"] is None
+    assert contacts["9002"]["relationship"] == "Aunt"
     links = export(store, "contact-links")
     assert {("4821", "9001-1"), ("4821", "9001-2")} <= set(links)
 
@@ -220,5 +223,6 @@ def test_identical_halves_of_a_split_are_one_person_by_the_duplicate_rule(store)
     assert list(export(store, "contacts")) == ["9001-1"]
     assert store.explain("oak", "contacts", "9001-2")["reasons"] == [
         "duplicate contact",
-        "merged into contact 9001-1",
+        "merged into contact 9001-1"
+        " (same title, names and email: both halves of combined contact 9001)",
     ]

@@ -69,7 +69,7 @@ def test_a_bad_record_is_left_out_naming_file_id_and_field_and_its_stored_copy_s
     assert (second["inserted"], second["updated"], second["deleted"]) == (0, 0, 0)
     assert {e: store.export("s", e, {}) for e in before} == before
     explained = store.explain("s", "students", "S03")["reasons"]
-    assert explained[0] == "stored copy kept unchanged"
+    assert explained[0] == "kept unchanged: the MIS now sends an invalid record"
     assert explained[-1].startswith("students.json record S03: ")
     reasons = caplog.text
     assert "students.json record S03: " in reasons and "$.surname" in reasons
