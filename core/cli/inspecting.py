@@ -116,10 +116,7 @@ def _print_explained(answer: dict, indent: int = 0) -> None:
 @pass_ctx
 @handled
 def export(ctx: Context, entity, school, fmt):
-    """Print the kept records of one entity as JSON or CSV.
-
-    `parents` is the product guide's "Export Parents": one row per contact, with its pupils.
-    """
+    """Print the kept records of one entity (or parents, with pupils) as JSON or CSV."""
     from ..pipeline import local_fields
     from ..plugins import manager
 
