@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mis_sync.core.schema import Dataset
-from mis_sync.core.store import Store
-from mis_sync.core.store import views
+from mis_sync.core.store import Store, views
 from mis_sync.core.store.tables import metadata
 
 from .pgserver import SERVER, scratch_database

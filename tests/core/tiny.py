@@ -107,3 +107,12 @@ def tiny(**changes) -> dict:
     for key, value in changes.items():
         data[key.replace("_", "-")] = value
     return data
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every row of the rich tables in `text`."""
+    return [
+        [cell.strip() for cell in line.strip("│").split("│")]
+        for line in text.splitlines()
+        if line.startswith("│")
+    ]
