@@ -79,6 +79,11 @@ def test_upgrade_from_the_first_schema_keeps_every_row(db_url, tmp_path, monkeyp
     assert [(r["run"], r["school"], r["inserted"]) for r in runs] == [(1, "oak", 1)]
     exported = json.loads(CliRunner().invoke(main, ["export", "students"]).stdout)
     assert [s["id"] for s in exported] == ["4821"]
+    engine = create_engine(db_url)  # the upgrade made the views too (migration 0005)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT school, id FROM students")).all() == [("oak", "4821")]
+        assert conn.execute(text("SELECT run, merged FROM sync_runs")).all() == [(1, 0)]
+    engine.dispose()
 
 
 def test_processes_starting_together_on_an_empty_database_all_get_the_schema(db_url):
