@@ -134,3 +134,10 @@ def test_an_unknown_pair_is_one_line_and_exit_2(school):
             "mis-sync: error: school 'demo': contacts 9002 and 9005 are not a near-duplicate"
             " pair in the register (mis-sync duplicates --all lists them)\n"
         )
+
+
+def test_the_report_names_pupils_by_id_only(school):
+    school.run()
+    report = school("duplicates", "report", "9002", "9004").stdout
+    assert "4821" in report and "4822" in report
+    assert not {"Amy", "Ben"} & set(re.findall(r"\w+", report))

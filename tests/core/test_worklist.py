@@ -218,3 +218,14 @@ def test_a_link_id_without_a_colon_gets_a_hint(school):
         " student_id:contact_id (4821:CONTACT_ID or STUDENT_ID:4821); `mis-sync left-out"
         " contact-links --id 4821` lists the left-out links of 4821\n"
     )
+
+
+def test_the_worklist_names_pupils_by_id_only(school):
+    school.run()  # pupil 4823 (Cal Moss) is left out
+    outputs = [school("left-out", *args) for args in ([], ["--format", "csv"], ["--json"])]
+    outputs.append(school("explain", "students", "4823"))
+    for result in outputs:
+        assert result.exit_code == 0
+        assert "4823" in result.stdout
+        assert "Moss" not in result.stdout + result.stderr
+        assert "Cal" not in result.stdout + result.stderr
