@@ -33,6 +33,7 @@ def runs(ctx: Context, school, as_json):
             "updated",
             "deleted",
             "left_out",
+            "merged",
             "message",
         ],
         rows,
