@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager, redirect_stdout
 
 import click
 
@@ -30,6 +31,27 @@ def listing_options(command):
         default="table",
         show_default=True,
     )(command)
+
+
+@contextmanager
+def output_to(path: str | None):
+    """Print into the file `-o FILE` names instead of stdout (the whole file, or nothing:
+    it is written beside the target and moved into place only when the command succeeds)."""
+    if path is None:
+        yield
+        return
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, partial = tempfile.mkstemp(prefix=".mis-sync-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out, redirect_stdout(out):
+            yield
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
 
 
 def write_csv(columns: list[str], rows: list[dict]) -> None:

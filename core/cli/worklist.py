@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import click
 
 from . import ENTITY, Context, NoConnector, handled, main, pass_ctx
-from .output import listing_options, print_json, table, write_csv
+from .output import listing_options, output_to, print_json, table, write_csv
 
 WORKLIST_COLUMNS = ["entity", "id", "reason", "because", "fix"]
 
@@ -33,15 +33,23 @@ def _plugins(ctx: Context, store, key: str):
 @click.option("--school", help="The school (optional when one is configured).")
 @click.option("--reason", help="Only records with a reason containing this text.")
 @click.option("--id", "rid", help="Only this record (its MIS ID: a pupil's links come too).")
+@click.option(
+    "-o", "output", metavar="FILE", type=click.Path(dir_okay=False), help="Write to FILE."
+)
 @listing_options
 @pass_ctx
 @handled
-def left_out(ctx: Context, entity, school, reason, rid, fmt, as_json):
+def left_out(ctx: Context, entity, school, reason, rid, output, fmt, as_json):
     """The worklist: what the latest run left out, by reason, with what to fix."""
     from ..fixes import worklist
 
     store, key = ctx.store(), ctx.school_key(school)
     found = worklist(store, _plugins(ctx, store, key), key, entity=entity, reason=reason, rid=rid)
+    with output_to(output):
+        _print_worklist(key, found, fmt, as_json)
+
+
+def _print_worklist(key: str, found: dict, fmt: str, as_json: bool) -> None:
     rows = [{**r, "because": "; ".join(r["reasons"][1:])} for r in found["records"]]
     if as_json or fmt == "json":
         return print_json(

@@ -229,3 +229,12 @@ def test_the_worklist_names_pupils_by_id_only(school):
         assert "4823" in result.stdout
         assert "Moss" not in result.stdout + result.stderr
         assert "Cal" not in result.stdout + result.stderr
+
+
+def test_the_worklist_goes_to_a_file_with_o(school, tmp_path):
+    school.run()
+    printed = school("left-out", "--format", "csv").stdout
+    written = school("left-out", "--format", "csv", "-o", str(tmp_path / "worklist.csv"))
+    assert written.exit_code == 0 and written.stdout == ""
+    assert (tmp_path / "worklist.csv").read_text() == printed
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".mis-sync-")] == []
