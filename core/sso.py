@@ -7,6 +7,7 @@ email-validator (no DNS lookups: a check must not depend on the network).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 
@@ -16,7 +17,6 @@ NOUNS = {"teachers": "teacher", "contacts": "contact"}
 
 def problems(store, school: str) -> list[dict]:
     """One row per person with a problem: entity, id, email, problem; teachers first."""
-    from email_validator import EmailNotValidError, validate_email
 
     people = [
         (entity, r["id"], r["email"]) for entity in NOUNS for r in store.export(school, entity, {})
@@ -32,14 +32,22 @@ def problems(store, school: str) -> list[dict]:
         elif email.count("@") > 1 and SEVERAL.search(email.strip()):
             problem = "several addresses in one field"
         else:
-            try:
-                validate_email(email.strip(), check_deliverability=False)
-                problem = None
-            except EmailNotValidError as exc:
-                problem = f"not a valid address: {exc}"
+            problem = _invalid(email.strip())
             others = [h for h in holders[email.strip().casefold()] if h != f"{NOUNS[entity]} {rid}"]
             if problem is None and others:
                 problem = f"shared with {', '.join(others)}"
         if problem:
             out.append({"entity": entity, "id": rid, "email": email, "problem": problem})
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _invalid(email: str) -> str | None:
+    """Why an address is not valid, or None; cached: families share addresses."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"not a valid address: {exc}"
+    return None
