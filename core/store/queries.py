@@ -258,7 +258,9 @@ def _explain_one(conn: Connection, school: str, entity: str, rid: str) -> dict:
         reasons = json.loads(out)
         if live and reasons[0] == INVALID:  # the stored copy stands in for it (pipeline)
             reasons = ["kept unchanged: the MIS now sends an invalid record", *reasons[1:]]
-        elif reasons[0] == MERGED and (into := re.search(r"merged into \w+ (\S+)", reasons[1])):
+        elif reasons[0] == MERGED and (
+            into := re.search(r"merged into \w+ (\S+)", " ".join(reasons[1:]))
+        ):
             answer["merged_into"] = into.group(1)
         answer["reasons"] = reasons
     elif not live:

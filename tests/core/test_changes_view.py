@@ -69,6 +69,8 @@ def test_changes_filter_by_entity_op_and_mis_id(school):
         "4822:9004",
         "4822",
     ]
+    assert school.json("changes", "--id", "48%") == []  # an ID, never a pattern
+    assert school.json("changes", "--id", "482_") == []
 
 
 def test_changes_show_a_page_and_say_how_many_more(school):
