@@ -184,6 +184,7 @@ def test_explain_a_merged_duplicate(school):
         "reasons": ["duplicate contact", "merged into contact 9002 (same title, names and email)"],
         "merged_into": "9002",
     }
+    assert school.json("explain", "contact-links", "4821:9003")["merged_into"] == "4821:9002"
 
 
 def test_explain_a_record_kept_from_its_last_good_copy_agrees_with_export(school):
