@@ -105,6 +105,8 @@ def duplicates(click_ctx, ctx: Context, school, everything, fmt, as_json):
     columns = ["a", "b", "why", "state", "first_seen", "last_seen", "same", "different"]
     if fmt == "csv":
         return write_csv(columns, rows)
+    if ctx.store().latest_run(key) is None:
+        return click.echo(f"{key}: no successful run yet")
     table(f"Near-duplicate contacts of {key}", columns, rows)
     if not rows:
         click.echo(
@@ -196,6 +198,8 @@ def sso(ctx: Context, school, fmt, as_json):
     columns = ["entity", "id", "email", "problem"]
     if fmt == "csv":
         return write_csv(columns, rows)
+    if ctx.store().latest_run(key) is None:
+        return click.echo(f"{key}: no successful run yet")
     table(f"Sign-in (SSO) problems of {key}", columns, rows)
     click.echo(
         f"{key}: {len(rows)} teachers and contacts cannot be matched by email"

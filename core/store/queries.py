@@ -31,6 +31,11 @@ class Queries:
         with self.engine.connect() as conn:
             return [_run_json(r) for r in conn.execute(query).mappings()]
 
+    def latest_run(self, school: str) -> int | None:
+        """The school's latest successful run, or None before its first."""
+        with self.engine.connect() as conn:
+            return self._run_or_latest(conn, school, None)
+
     def connector_of(self, school: str) -> str | None:
         """The connector of the school's latest run (the demo school has no config entry)."""
         with self.engine.connect() as conn:

@@ -115,8 +115,9 @@ def test_a_pupils_id_finds_the_pupil_and_its_links(school):
 
 
 def test_a_school_without_a_run_says_so(school):
-    assert school("left-out").stdout == "demo: no successful run yet\n"
-    assert school.json("left-out") == []
+    for command in (["left-out"], ["duplicates"], ["check", "sso"]):
+        assert school(*command).stdout == "demo: no successful run yet\n", command
+        assert school.json(*command) == []
 
 
 def test_core_words_every_rule_and_a_connector_words_its_own():
