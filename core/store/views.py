@@ -6,7 +6,10 @@ views keep the canonical columns of sync-rules.md, one view per entity, with onl
 `left_out_records`. Both dialects get the same columns; only the JSON functions differ.
 
 A new database gets these from `migrate.create`, an upgraded one from migration 0005. A change
-to a view needs a migration that drops and recreates it (see `drop` and `create`).
+to a view needs a migration that drops and recreates it (see `drop` and `create`). So does a
+later migration that rebuilds a table a view reads (Alembic's batch mode on SQLite copies,
+drops and renames the table, and SQLite refuses a rename while a view names a missing table):
+`views.drop` first, `views.create` after.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from mis_sync.core.cli import main
-from mis_sync.core.store import migrate
+from mis_sync.core.store import migrate, views
 from mis_sync.core.store.tables import metadata
 
 
@@ -99,3 +99,23 @@ def test_processes_starting_together_on_an_empty_database_all_get_the_schema(db_
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
     assert migrate.current(create_engine(db_url)) == migrate.HEAD
+
+
+def test_0005_downgrades_and_upgrades_again(db_url):
+    """The views go before the tables they read, and come back with them."""
+    from alembic import command
+
+    engine = create_engine(db_url)
+    migrate.upgrade(engine)
+    config = Config()
+    config.set_main_option("script_location", "mis_sync.core:migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    assert migrate.current(engine) == "0003"
+    assert not set(views.VIEWS) & set(inspect(engine).get_view_names())
+    migrate.upgrade(engine)
+    assert set(views.VIEWS) <= set(inspect(engine).get_view_names())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sync_runs")).scalar() == 0
+    engine.dispose()
