@@ -81,7 +81,10 @@ def test_tobedeleted_rows_are_deletions(store, tmp_path):
     send(store, tmp_path, users=delta([gone], status="tobedeleted"))
     assert ("students", "s2", "delete") in changes(store)
     assert "s2" not in export(store, "students")
-    assert store.explain("oak", "students", "s2")["reasons"] == ["no longer sent by the source"]
+    assert store.explain("oak", "students", "s2")["reasons"] == [
+        "marked tobedeleted",
+        "user s2 is marked tobedeleted",
+    ]
     # and what needed s2 follows: its guardian now has no kept link
     assert "g1" not in export(store, "contacts")
 
@@ -132,11 +135,24 @@ def test_a_user_moving_to_another_school_leaves_this_one(store, tmp_path):
     ]
 
 
-def test_a_delta_without_an_earlier_bulk_is_refused(store, tmp_path):
+def test_a_delta_for_a_file_never_received_in_bulk_is_refused(store, tmp_path):
+    bulk(store, tmp_path, school(users=None))
     with pytest.raises(
         SourceError, match="users.csv is a delta, but no earlier run of this school"
     ):
         send(store, tmp_path, users=delta([SCHOOL["users"][0]]))
+
+
+def test_a_first_run_of_deltas_applies_them_to_empty_tables(store, tmp_path, caplog):
+    """An exporter that only ever sends deltas (a real one's first exchange is all delta)."""
+    data = {name: delta(rows) for name, rows in SCHOOL.items() if name != "academicSessions"}
+    result = send(store, tmp_path, **data)
+    assert result["status"] == "ok"
+    assert "users.csv is a delta and this school has no earlier picture" in caplog.text
+    assert set(export(store, "students")) == {"s1", "s2"}
+    renamed = dict(SCHOOL["users"][1], familyName="Quaqua")
+    send(store, tmp_path, name="d2", users=delta([renamed], modified="2025-02-01T00:00:00Z"))
+    assert export(store, "students")["s2"]["surname"] == "Quaqua"
 
 
 def test_a_dry_run_does_not_keep_its_delta(store, tmp_path):
