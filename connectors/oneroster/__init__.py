@@ -95,12 +95,9 @@ def _check_org(picture: state.State, raw: Exchange, org: str) -> None:
             f"option org: {org!r} is not in orgs.csv of {raw.where}; orgs with classes or"
             f" users: {listed}"
         )
-    if (
-        not any(c.school == org for c in picture.classes.values())
-        and not any(org in u.orgs for u in picture.users.values())
-        and not any(r.org == org for r in picture.roles.values())
-    ):
+    if not any(c.school == org for c in picture.classes.values()):
+        with_classes = sorted({c.school for c in raw.tables["classes"].rows.values()})
         raw.warnings.append(
-            f"org {org!r} has no classes or users in this exchange; orgs with classes or users:"
-            f" {listed}"
+            f"org {org!r} has no classes, so nothing of it can be kept; orgs with classes:"
+            f" {', '.join(with_classes) or 'none'}"
         )

@@ -245,6 +245,9 @@ def _sent_but_not_ours(ds: Dataset, state: State, exchange: Exchange, roles, enr
                 ds.leave_out(
                     entity, uid, "sent with another role", f"user {uid} is sent as a {held}"
                 )
+            elif uid in state.users and uid not in sent_users:
+                reason = f"user {uid} holds no {role} role in org {org}"
+                ds.leave_out(entity, uid, "sent for another org", reason)
             elif uid in sent_users:
                 orgs = sorted(_orgs_sent(exchange, uid))
                 ds.leave_out(

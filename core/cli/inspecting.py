@@ -70,8 +70,13 @@ def explain(ctx: Context, entity, record_id, school, as_json):
     if as_json:
         return print_json(answer)
     click.echo(f"{entity} {record_id}: {'kept' if answer['kept'] else 'left out'}")
-    for n, reason in enumerate(answer["reasons"]):
-        click.echo(f"{'  ' * (n + 1)}{'because ' if n else ''}{reason}")
+    # The rule, then its causes as one flat list of siblings, as --json lists them: each cause
+    # is a record the rule found wanting, not a cause of the cause above it.
+    rule, *causes = answer["reasons"] or [None]
+    if rule is not None:
+        click.echo(f"  {rule}")
+    for cause in causes:
+        click.echo(f"    {'' if cause.startswith('and ') else 'because '}{cause}")
 
 
 @main.command()
