@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 import random
 import zipfile
 from pathlib import Path
@@ -269,7 +270,7 @@ def export(store, entity, key="oak") -> dict:
 
 def write_config(folder: Path, database: str, path: Path, **extra) -> Path:
     lines = [f'database = "{database}"', "", "[schools.oak]"]
-    lines += [f'{k} = "{v}"' for k, v in options(path, **extra).items()]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in options(path, **extra).items()]
     config = folder / "mis-sync.toml"
     config.write_text("\n".join(lines) + "\n")
     return config

@@ -196,3 +196,37 @@ def test_a_bulk_after_deltas_replaces_the_picture(store, tmp_path):
     assert "s9" in export(store, "students")
     bulk(store, tmp_path, name="bulk2")
     assert "s9" not in export(store, "students")
+
+
+def test_an_older_delta_sent_after_a_deletion_restores_nothing(store, tmp_path):
+    """s1 tobedeleted at 2019-06-01, then an older delta (2019-05-15) with s1 active, in
+    another class and grade: the tombstone in the source state says the older row is stale."""
+    bulk(store, tmp_path)
+    s1 = SCHOOL["users"][0]
+    send(store, tmp_path, name="d1", users=delta([s1], "2019-06-01T00:00:00Z", "tobedeleted"))
+    assert "s1" not in export(store, "students")
+    before = everything(store)
+    older = dict(s1, grades="09")
+    result = send(
+        store,
+        tmp_path,
+        name="d2",
+        users=delta([older], "2019-05-15T00:00:00Z"),
+        enrollments=delta([enrol("e70", "c-ma7", "s1", "student")], "2019-05-15T00:00:00Z"),
+    )
+    assert (result["inserted"], result["updated"], result["deleted"]) == (0, 0, 0)
+    assert everything(store) == before
+    assert "grade-09" not in export(store, "groups")
+    # a newer row than the deletion does bring the student back
+    send(store, tmp_path, name="d3", users=delta([s1], "2019-07-01T00:00:00Z"))
+    assert "s1" in export(store, "students")
+
+
+def test_rows_without_date_last_modified_follow_the_order_of_the_exchanges(store, tmp_path):
+    bulk(store, tmp_path)
+    s2 = {k: v for k, v in SCHOOL["users"][1].items()}
+    gone = [{"status": "tobedeleted", **s2}]
+    send(store, tmp_path, name="d1", users=gone)
+    assert "s2" not in export(store, "students")
+    send(store, tmp_path, name="d2", users=[{"status": "active", **s2}])
+    assert "s2" in export(store, "students")
