@@ -58,6 +58,7 @@ def mis_sync_fetch(school, progress):
     opts = school.options(OneRosterOptions)
     return read_exchange(
         Path(opts.path).expanduser(),
+        org=opts.org,
         title_column=opts.title_column,
         progress=progress,
         caps=Caps(opts.max_file_mb * MB, opts.max_zip_ratio),
@@ -83,10 +84,7 @@ def mis_sync_map(school, raw, source_state):
 
 def _check_org(picture: state.State, raw: Exchange, org: str) -> None:
     """The configured org must be one the exchange knows, and should have something in it."""
-    used = {c.school for c in raw.tables["classes"].rows.values()}
-    used.update(o for u in raw.tables["users"].rows.values() for o in u.orgs)
-    used.update(r.org for r in raw.tables["roles"].rows.values())
-    listed = ", ".join(sorted(used)) or "none"
+    listed = ", ".join(sorted(raw.orgs_with_classes | raw.orgs_with_users)) or "none"
     if org not in picture.orgs:
         if not picture.orgs:
             raw.warnings.append(f"orgs.csv lists no orgs, so org {org!r} cannot be checked")
@@ -96,7 +94,7 @@ def _check_org(picture: state.State, raw: Exchange, org: str) -> None:
             f" users: {listed}"
         )
     if not any(c.school == org for c in picture.classes.values()):
-        with_classes = sorted({c.school for c in raw.tables["classes"].rows.values()})
+        with_classes = sorted(raw.orgs_with_classes)
         raw.warnings.append(
             f"org {org!r} has no classes, so nothing of it can be kept; orgs with classes:"
             f" {', '.join(with_classes) or 'none'}"

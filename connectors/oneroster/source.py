@@ -29,6 +29,8 @@ VERSIONS = ("1.1", "1.2")
 # users they place in an org, classes before the enrollments that name them). roles.csv is
 # 1.2's; academicSessions, courses and the rest are never opened: the model has no use for them.
 FILES = ("orgs", "roles", "users", "classes", "enrollments", "demographics")
+READ_ORDER = ("orgs", "classes", "enrollments", "roles", "users", "demographics")
+AGENT_ROLES = ("parent", "guardian", "relative")  # the roles that make a user a contact
 DEFAULT_TITLE_COLUMN = "metadata.title"
 # Without these columns no row of the file can be read (an error); per version where it differs.
 REQUIRED = {
@@ -134,6 +136,71 @@ class Exchange(msgspec.Struct, kw_only=True):
     version: str
     tables: dict[str, Table]
     warnings: list[str] = []
+    # every org the exchange gives classes, and users (1.1 rows, 1.2 roles): for messages
+    orgs_with_classes: set[str] = set()
+    orgs_with_users: set[str] = set()
+
+
+class _Ours:
+    """Which rows of a bulk file this school's picture can use, judged as they are read, so
+    that memory follows the school and not the export (a district's file holds every school).
+
+    Read in READ_ORDER, each file narrows the next: this org's classes, their enrollments,
+    the roles and users those name or that are this org's (and every contact), their
+    demographics. Delta files are kept whole: a row of another org there may be a user
+    leaving this one, and deltas are small.
+    """
+
+    def __init__(self, org: str, version: str, modes: dict[str, Mode]) -> None:
+        self.org, self.modes = org, modes
+        self.classes: set[str] = set()
+        self.enrolled: set[str] = set()
+        self.placed: set[str] = set()
+        self.users: set[str] = set()
+        # 1.2 places users by roles.csv: only a bulk one says who is not placed here
+        self.judge_users = version == "1.1" or modes["roles"] == "bulk"
+        self.classes_seen: set[str] = set()
+        self.users_seen: set[str] = set()
+
+    def keep(self, name: str, sid: str, row) -> bool:
+        if name == "classes":
+            self.classes_seen.add(row.school)
+        elif name == "roles":
+            self.users_seen.add(row.org)
+        elif name == "users":
+            self.users_seen.update(row.orgs)
+        keep = self.modes[name] != "bulk" or self._ours(name, sid, row)
+        if keep and name == "classes":
+            self.classes.add(sid)
+        elif keep and name == "enrollments":
+            self.enrolled.add(row.user)
+        elif keep and name == "roles":
+            self.placed.add(row.user)
+        elif keep and name == "users":
+            self.users.add(sid)
+        return keep
+
+    def _ours(self, name: str, sid: str, row) -> bool:
+        org = self.org
+        if name == "classes":
+            return row.school == org
+        if name == "enrollments":
+            return row.school in (org, None) or row.klass in self.classes
+        if name == "roles":
+            return row.org == org or row.role in AGENT_ROLES or row.user in self.enrolled
+        if name == "users":
+            return not self.judge_users or (
+                org in row.orgs
+                or row.role in AGENT_ROLES
+                or sid in self.placed
+                or sid in self.enrolled
+            )
+        if name == "demographics":
+            return self.modes["users"] != "bulk" or sid in self.users
+        return True
+
+    def keep_gone(self, gone: Gone) -> bool:
+        return not gone.orgs or self.org in gone.orgs
 
 
 # -- the exchange -------------------------------------------------------------------------------
@@ -142,16 +209,19 @@ class Exchange(msgspec.Struct, kw_only=True):
 def read_exchange(
     path: Path,
     *,
+    org: str,
     title_column: str | None,
     progress: Callable[[str, int, int | None], None],
     caps: Caps,
 ) -> Exchange:
-    """Every file the mapping uses, read; `title_column` None means the default, unchecked."""
+    """Every file the mapping uses, read for `org`; `title_column` None means the default,
+    which may be missing."""
     warnings: list[str] = []
     with opened(path, caps) as files:
         version, manifest = _manifest(files, warnings)
+        ours = _Ours(org, version, manifest)
         tables = {}
-        for name in FILES:
+        for name in READ_ORDER:
             mode = manifest[name]
             tables[name] = Table(mode=mode)
             if mode == "absent":
@@ -163,13 +233,20 @@ def read_exchange(
                 )
             with files.open(filename) as stream:
                 tables[name] = _table(
-                    name, mode, stream, version, title_column=title_column, warnings=warnings
+                    name, mode, stream, version, ours, title_column=title_column, warnings=warnings
                 )
             progress(name, len(tables[name].rows), None)
-    return Exchange(where=str(path), version=version, tables=tables, warnings=warnings)
+    return Exchange(
+        where=str(path),
+        version=version,
+        tables={name: tables[name] for name in FILES},
+        warnings=warnings,
+        orgs_with_classes=ours.classes_seen,
+        orgs_with_users=ours.users_seen,
+    )
 
 
-def _table(name, mode, stream, version, *, title_column, warnings) -> Table:
+def _table(name, mode, stream, version, ours: _Ours, *, title_column, warnings) -> Table:
     filename = f"{name}.csv"
     required, wanted = REQUIRED[name], WANTED[name]
     if name == "users":
@@ -199,9 +276,13 @@ def _table(name, mode, stream, version, *, title_column, warnings) -> Table:
         status = row.status()
         modified = row.modified()
         if status == "tobedeleted":
-            table.deleted[sid] = _gone(name, row, modified)
+            gone = _gone(name, row, modified)
+            if mode != "bulk" or ours.keep_gone(gone):
+                table.deleted[sid] = gone
         else:
-            table.rows[sid] = parse(row, modified, title_column)
+            parsed = parse(row, modified, title_column)
+            if ours.keep(name, sid, parsed):
+                table.rows[sid] = parsed
     if reader.count == 0:
         said = "none of these" if mode == "bulk" else "no changes"
         warnings.append(

@@ -16,12 +16,21 @@ import msgspec
 
 from mis_sync.core.errors import SourceError
 
-from .source import FILES, Demographic, Enrollment, Exchange, Klass, Org, Role, User
+from .source import (
+    AGENT_ROLES,
+    FILES,
+    Demographic,
+    Enrollment,
+    Exchange,
+    Klass,
+    Org,
+    Role,
+    User,
+)
 
 log = logging.getLogger("mis_sync.oneroster")
 
 VERSION = 2  # 2: 1.2's roles, tombstones
-AGENT_ROLES = ("parent", "guardian", "relative")
 
 
 class State(msgspec.Struct, kw_only=True):

@@ -110,3 +110,34 @@ def test_files_the_exchange_does_not_use_are_never_opened(tmp_path, monkeypatch)
     os.mkfifo(folder / "academicSessions.csv")
     write_config(tmp_path, f"sqlite:///{tmp_path / 'db2.sqlite'}", folder)
     assert run_cli("run", "oneroster", "--school", "oak").exit_code == 0
+
+
+def test_a_bulk_file_keeps_only_the_rows_the_school_can_use(tmp_path):
+    """Memory follows the school: a district's other schools are dropped as they are read."""
+    from mis_sync.connectors.oneroster.files import MB, Caps
+    from mis_sync.connectors.oneroster.source import read_exchange
+
+    from .support import ORG, enrol, klass, user
+
+    data = school()
+    data["users"] += [user(f"x{n}", "student", "sch-elm", n % 12) for n in range(3000)]
+    data["classes"] += [klass(f"cx{n}", f"X{n}", "scheduled", school="sch-elm") for n in range(300)]
+    data["enrollments"] += [
+        enrol(f"ex{n}", f"cx{n % 300}", f"x{n}", "student", school="sch-elm") for n in range(3000)
+    ]
+    path = write(tmp_path / "x", data)
+    exchange = read_exchange(
+        path, org=ORG, title_column=None, progress=lambda *a: None, caps=Caps(MB * 64, 200)
+    )
+    sizes = {name: len(t.rows) for name, t in exchange.tables.items()}
+    # Oak's 2 pupils, 2 teachers, 3 contacts; its 2 classes and their 7 enrollments; the
+    # Elm pupil and teacher named by none of Oak's classes are dropped
+    assert sizes == {
+        "orgs": 3,
+        "roles": 0,
+        "users": 7,
+        "classes": 2,
+        "enrollments": 7,
+        "demographics": 1,
+    }
+    assert exchange.orgs_with_classes == {"sch-oak", "sch-elm"}
