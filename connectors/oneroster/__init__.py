@@ -19,7 +19,7 @@ from mis_sync.core.hookspecs import Demo, hookimpl
 from . import state
 from .files import MB, Caps
 from .mapping import to_dataset
-from .source import DEFAULT_TITLE_COLUMN, Exchange, read_exchange
+from .source import Exchange, read_exchange
 
 log = logging.getLogger("mis_sync.oneroster")
 
@@ -60,6 +60,7 @@ def mis_sync_fetch(school, progress):
         Path(opts.path).expanduser(),
         org=opts.org,
         title_column=opts.title_column,
+        default_title=opts.default_title,
         progress=progress,
         caps=Caps(opts.max_file_mb * MB, opts.max_zip_ratio),
     )
@@ -71,8 +72,6 @@ def mis_sync_map(school, raw, source_state):
     previous = state.load(source_state, opts.org)
     picture = state.apply(previous, raw, opts.org, first=source_state is None)
     _check_org(picture, raw, opts.org)
-    if opts.default_title and raw.warnings:  # a default title answers the missing column
-        raw.warnings[:] = [w for w in raw.warnings if DEFAULT_TITLE_COLUMN not in w]
     for warning in raw.warnings:
         log.warning("%s: %s", school.key, warning)
     dataset = to_dataset(picture, raw, default_title=opts.default_title)

@@ -20,6 +20,7 @@ from mis_sync.core.errors import SourceError
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+_NO_NAME = re.compile(r"[0-9 /.:+TZ-]{1,40}")  # what no name is made of
 # `inactive` is OneRoster 1.0's word for a deletion; other readers take it so, and so do we.
 STATUSES = {"active": "active", "tobedeleted": "tobedeleted", "inactive": "tobedeleted"}
 MAX_LINE = 4 * 1024 * 1024  # a line of 4 MB is no roster row: refused, not buffered on
@@ -31,6 +32,14 @@ class Row:
 
     def __init__(self, reader: Reader, line: int, values: list[str]) -> None:
         self.reader, self.line, self.values = reader, line, values
+
+    def shown(self, value: str) -> str:
+        """A bad value as a message quotes it. A file of people (users.csv, demographics.csv)
+        has only values that cannot be a name quoted (digits and date punctuation): a broken
+        row there may put a pupil's name in any column."""
+        if self.reader.personal and not _NO_NAME.fullmatch(value):
+            return "the value "
+        return f"{value!r} "
 
     def error(self, column: str, problem: str) -> SourceError:
         return SourceError(f"{self.reader.file} line {self.line}, column {column}: {problem}")
@@ -57,7 +66,7 @@ class Row:
         if value is None:
             return None
         if value.lower() not in ("true", "false"):
-            raise self.error(column, f"{value!r} is not true or false")
+            raise self.error(column, f"{self.shown(value)}is not true or false")
         return value.lower() == "true"
 
     def date(self, column: str, *, personal: bool = False) -> str | None:
@@ -70,7 +79,7 @@ class Row:
             date.fromisoformat(value)
         except ValueError:
             # a date of birth stays out of the message: it is a pupil's personal data
-            shown = "" if personal else f"{value!r} "
+            shown = "the value " if personal else self.shown(value)
             raise self.error(column, f"{shown}is not a YYYY-MM-DD date") from None
         return value
 
@@ -82,7 +91,7 @@ class Row:
             return None
         status = STATUSES.get(value.lower())
         if status is None:
-            raise self.error("status", f"{value!r} is not active or tobedeleted")
+            raise self.error("status", f"{self.shown(value)}is not active or tobedeleted")
         return status
 
     def modified(self) -> str | None:
@@ -101,8 +110,9 @@ class Row:
         except ValueError:
             self.reader.warn_once(
                 "dateLastModified",
-                f"{self.reader.file} line {self.line}, column dateLastModified: {value!r} is not"
-                " an ISO 8601 date; this file's dates that are not are read as not set",
+                f"{self.reader.file} line {self.line}, column dateLastModified:"
+                f" {self.shown(value)}is not an ISO 8601 date; this file's dates that are not"
+                " are read as not set",
             )
             return None
         if when.tzinfo is None:
@@ -115,6 +125,7 @@ class Reader:
 
     :param required: columns without which no row can be read (a SourceError when missing).
     :param wanted: columns the mapping reads when they are there (a warning when missing).
+    :param personal: the file holds people's data: no value of it is quoted in a message.
     :param aliases: other names a column goes by (OneRoster 1.0's `userSourcedId` in
         demographics.csv).
     """
@@ -128,9 +139,11 @@ class Reader:
         wanted=(),
         aliases: dict[str, str] | None = None,
         delta: bool = False,
+        personal: bool = False,
         warnings: list[str],
     ) -> None:
         self.file, self.delta, self.count, self.warnings = file, delta, 0, warnings
+        self.personal = personal
         self._warned: set[str] = set()
         self.csv = csv.reader(_lines(stream, file), strict=True)
         header = self._next()

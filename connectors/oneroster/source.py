@@ -29,6 +29,7 @@ VERSIONS = ("1.1", "1.2")
 # users they place in an org, classes before the enrollments that name them). roles.csv is
 # 1.2's; academicSessions, courses and the rest are never opened: the model has no use for them.
 FILES = ("orgs", "roles", "users", "classes", "enrollments", "demographics")
+PERSONAL = ("users", "demographics")  # files of people: no value of theirs is quoted
 READ_ORDER = ("orgs", "classes", "enrollments", "roles", "users", "demographics")
 AGENT_ROLES = ("parent", "guardian", "relative")  # the roles that make a user a contact
 DEFAULT_TITLE_COLUMN = "metadata.title"
@@ -211,6 +212,7 @@ def read_exchange(
     *,
     org: str,
     title_column: str | None,
+    default_title: str | None = None,
     progress: Callable[[str, int, int | None], None],
     caps: Caps,
 ) -> Exchange:
@@ -233,7 +235,14 @@ def read_exchange(
                 )
             with files.open(filename) as stream:
                 tables[name] = _table(
-                    name, mode, stream, version, ours, title_column=title_column, warnings=warnings
+                    name,
+                    mode,
+                    stream,
+                    version,
+                    ours,
+                    title_column=title_column,
+                    default_title=default_title,
+                    warnings=warnings,
                 )
             progress(name, len(tables[name].rows), None)
     return Exchange(
@@ -246,7 +255,7 @@ def read_exchange(
     )
 
 
-def _table(name, mode, stream, version, ours: _Ours, *, title_column, warnings) -> Table:
+def _table(name, mode, stream, version, ours: _Ours, *, title_column, default_title, warnings):
     filename = f"{name}.csv"
     required, wanted = REQUIRED[name], WANTED[name]
     if name == "users":
@@ -261,10 +270,11 @@ def _table(name, mode, stream, version, ours: _Ours, *, title_column, warnings) 
         wanted=wanted,
         aliases=ALIASES.get(name),
         delta=mode == "delta",
+        personal=name in PERSONAL,
         warnings=warnings,
     )
     if name == "users":
-        title_column = _title_column(reader, title_column, warnings)
+        title_column = _title_column(reader, title_column, default_title, warnings)
     table = Table(mode=mode, rows={}, deleted={}, repeated=[])
     parse = _PARSERS[name]
     for row in reader:
@@ -291,8 +301,9 @@ def _table(name, mode, stream, version, ours: _Ours, *, title_column, warnings) 
     return table
 
 
-def _title_column(reader: Reader, given: str | None, warnings: list[str]) -> str:
-    """The school's title column must be in users.csv; the default one may be missing."""
+def _title_column(reader: Reader, given: str | None, default_title, warnings) -> str:
+    """The school's title column must be in users.csv; the default one may be missing (a
+    warning, unless the school gives a default title)."""
     column = given or DEFAULT_TITLE_COLUMN
     if not reader.has(column):
         if given:
@@ -300,10 +311,12 @@ def _title_column(reader: Reader, given: str | None, warnings: list[str]) -> str
                 f"option title_column: users.csv has no column {given!r}"
                 f" (it has {', '.join(sorted(reader.columns))})"
             )
-        warnings.append(
-            f"users.csv: no column {DEFAULT_TITLE_COLUMN} (the default title_column), so no"
-            " titles are sent; teachers and contacts need one (set title_column or default_title)"
-        )
+        if not default_title:
+            warnings.append(
+                f"users.csv: no column {DEFAULT_TITLE_COLUMN} (the default title_column), so"
+                " no titles are sent; teachers and contacts need one (set title_column or"
+                " default_title)"
+            )
     return column
 
 

@@ -12,7 +12,7 @@ import pytest
 from mis_sync.core.errors import SourceError
 from mis_sync.core.schema import export_fields
 
-from .support import HEADERS, csv_bytes, export, school, sync, write, write_config
+from .support import HEADERS, N, csv_bytes, export, school, sync, write, write_config
 from .support import cli as run_cli
 
 ENTITIES = ("students", "teachers", "classes", "contacts", "contact-links", "groups")
@@ -146,11 +146,15 @@ BROKEN = {
     ),
     "bad birth date (value not shown)": (
         dict(demographics=[{"sourcedId": "s1", "birthDate": "04/03/2012"}]),
-        "demographics.csv line 2, column birthDate: is not a YYYY-MM-DD date",
+        "demographics.csv line 2, column birthDate: the value is not a YYYY-MM-DD date",
     ),
     "bad status": (
-        dict(users=_users(status="deleted")),
-        "users.csv line 5, column status: 'deleted' is not active or tobedeleted",
+        dict(classes=[dict(school()["classes"][0], status="deleted")]),
+        "classes.csv line 2, column status: 'deleted' is not active or tobedeleted",
+    ),
+    "bad status of a person (value not shown)": (
+        dict(users=_users(status=N[3][0])),
+        "users.csv line 5, column status: the value is not active or tobedeleted",
     ),
     "empty ID": (
         dict(users=_users(sourcedId="")),
@@ -199,6 +203,7 @@ def test_a_malformed_exchange_fails_naming_file_line_and_column(tmp_path, monkey
     result = run_cli("run", "oneroster", "--school", "oak")
     assert result.exit_code == 1, result.stdout
     assert message in result.stderr
+    assert not any(name in result.stderr for pair in N for name in pair)  # no one's name
     runs = json.loads(run_cli("runs", "--json").stdout)
     assert [r["status"] for r in runs] == ["failed"]
     assert json.loads(run_cli("export", "students", "--format", "json").stdout) == []
