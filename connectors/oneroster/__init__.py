@@ -19,7 +19,8 @@ from mis_sync.core.hookspecs import Demo, hookimpl
 from . import state
 from .files import MB, Caps
 from .mapping import to_dataset
-from .source import Exchange, read_exchange
+from .rows import Exchange
+from .source import read_exchange
 
 log = logging.getLogger("mis_sync.oneroster")
 

@@ -20,7 +20,7 @@ from mis_sync.core.schema import (
     link_id,
 )
 
-from .source import Exchange, User
+from .rows import Exchange, User
 from .state import AGENT_ROLES, State
 
 CLASS_KINDS = {"homeroom": "registration", "scheduled": "class"}

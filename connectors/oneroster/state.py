@@ -16,17 +16,8 @@ import msgspec
 
 from mis_sync.core.errors import SourceError
 
-from .source import (
-    AGENT_ROLES,
-    FILES,
-    Demographic,
-    Enrollment,
-    Exchange,
-    Klass,
-    Org,
-    Role,
-    User,
-)
+from .rows import Demographic, Enrollment, Exchange, Klass, Org, Role, User
+from .source import AGENT_ROLES, FILES
 
 log = logging.getLogger("mis_sync.oneroster")
 
