@@ -71,10 +71,12 @@ def mis_sync_fetch(school, progress):
 def mis_sync_map(school, raw, source_state):
     opts = school.options(OneRosterOptions)
     previous = state.load(source_state, opts.org)
-    picture = state.apply(previous, raw, opts.org, first=source_state is None)
-    _check_org(picture, raw, opts.org)
-    for warning in raw.warnings:
-        log.warning("%s: %s", school.key, warning)
+    try:
+        picture = state.apply(previous, raw, opts.org, first=source_state is None)
+        _check_org(picture, raw, opts.org)
+    finally:  # what was odd is said even when the run stops here
+        for warning in raw.warnings:
+            log.warning("%s: %s", school.key, warning)
     dataset = to_dataset(picture, raw, default_title=opts.default_title)
     kept = state.dump(picture)
     # Unchanged, it is not written again: an unchanged re-run writes nothing but its run row.
