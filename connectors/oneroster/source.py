@@ -1,385 +1,331 @@
-"""Reading one OneRoster 1.1 CSV exchange (a zip or a folder) into typed rows.
+"""Reading one OneRoster 1.1 or 1.2 CSV exchange (a zip or a folder) into typed rows.
 
-Everything that makes a file untrustworthy is a SourceError naming file, line and column, and
-nothing is stored: a CSV export is produced by one program in one go, so one broken row says
-the whole export is broken, and mapping the rest would delete what that row should have kept.
-Columns are found by header name; extension columns (`metadata.*`) are ignored unless the
-school names one as its title column.
+Tolerant where the standard is loose or real exporters differ (header case, `inactive`,
+header-only bulk files, 1.0 column names, a dateLastModified that is no date): such a file is
+read, with a warning. What makes a file untrustworthy is a SourceError naming file, line and
+column, and nothing is stored: a CSV export is produced by one program in one go, so one
+broken row says the whole export is broken, and mapping the rest would delete what that row
+should have kept. Only the files the mapping uses are opened (files.py streams them), and only
+the columns it reads are checked.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
-import msgspec
+from mis_sync.core.errors import ConfigError, SourceError
 
-from mis_sync.core.errors import SourceError
+from .csvfile import Reader, Row
+from .files import Caps, Files, opened
+from .rows import (
+    Demographic,
+    Enrollment,
+    Exchange,
+    Gone,
+    Klass,
+    Mode,
+    Org,
+    Role,
+    Table,
+    User,
+)
 
-Mode = Literal["bulk", "delta", "absent"]
 MODES = ("bulk", "delta", "absent")
-# The files this connector reads, in the order a delta must be applied (classes before the
-# enrollments that name them). academicSessions is checked but not kept: the canonical model
-# has no terms.
-FILES = ("orgs", "users", "classes", "enrollments", "demographics", "academicSessions")
-# Columns the 1.1 CSV tables require; a file without one of them is malformed.
+VERSIONS = ("1.1", "1.2")
+# The files this connector reads, in the order a delta must be applied (roles before the
+# users they place in an org, classes before the enrollments that name them). roles.csv is
+# 1.2's; academicSessions, courses and the rest are never opened: the model has no use for them.
+FILES = ("orgs", "roles", "users", "classes", "enrollments", "demographics")
+PERSONAL = ("users", "demographics")  # files of people: no value of theirs is quoted
+READ_ORDER = ("orgs", "classes", "enrollments", "roles", "users", "demographics")
+AGENT_ROLES = ("parent", "guardian", "relative")  # the roles that make a user a contact
+DEFAULT_TITLE_COLUMN = "metadata.title"
+# Without these columns no row of the file can be read (an error); per version where it differs.
 REQUIRED = {
-    "orgs": ("sourcedId", "name", "type"),
-    "users": (
-        "sourcedId",
-        "enabledUser",
-        "orgSourcedIds",
-        "role",
-        "username",
-        "givenName",
-        "familyName",
-    ),
-    "classes": (
-        "sourcedId",
-        "title",
-        "courseSourcedId",
-        "classType",
-        "schoolSourcedId",
-        "termSourcedIds",
-    ),
-    "enrollments": ("sourcedId", "classSourcedId", "schoolSourcedId", "userSourcedId", "role"),
+    "orgs": ("sourcedId",),
+    "roles": ("sourcedId", "userSourcedId", "role", "orgSourcedId"),
+    "users": ("sourcedId",),
+    "classes": ("sourcedId", "classType", "schoolSourcedId"),
+    "enrollments": ("sourcedId", "classSourcedId", "userSourcedId", "role"),
     "demographics": ("sourcedId",),
-    "academicSessions": ("sourcedId", "title", "type", "startDate", "endDate", "schoolYear"),
 }
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+USERS_REQUIRED = {"1.1": ("role",), "1.2": ()}
+# Columns the mapping reads when they are there: a file without one is read, with a warning.
+WANTED = {
+    "orgs": (),
+    "roles": (),
+    "users": ("givenName", "familyName", "email", "agentSourcedIds", "grades"),
+    "classes": ("title", "classCode"),
+    "enrollments": ("schoolSourcedId", "primary"),
+    "demographics": ("birthDate",),
+}
+USERS_WANTED = {"1.1": ("orgSourcedIds",), "1.2": ("preferredGivenName",)}
+ALIASES = {"demographics": {"usersourcedid": "sourcedId"}}  # OneRoster 1.0's name for it
 
 
-# -- rows, as kept between runs (array_like: the state of a large school stays small) --------
+class _Ours:
+    """Which rows of a bulk file this school's picture can use, judged as they are read, so
+    that memory follows the school and not the export (a district's file holds every school).
 
-
-class Org(msgspec.Struct, array_like=True):
-    modified: str | None
-    name: str | None
-    type: str | None
-
-
-class User(msgspec.Struct, array_like=True):
-    modified: str | None
-    role: str
-    orgs: list[str]
-    given: str | None
-    family: str | None
-    preferred: str | None
-    email: str | None
-    phone: str | None
-    agents: list[str]
-    grades: list[str]
-    title: str | None
-
-
-class Klass(msgspec.Struct, array_like=True):
-    modified: str | None
-    title: str | None
-    code: str | None
-    type: str
-    school: str
-
-
-class Enrollment(msgspec.Struct, array_like=True):
-    modified: str | None
-    klass: str
-    school: str
-    user: str
-    role: str
-    primary: bool
-
-
-class Demographic(msgspec.Struct, array_like=True):
-    modified: str | None
-    birth_date: str | None
-
-
-class Table(msgspec.Struct, kw_only=True):
-    """One file of the exchange: its manifest mode, and its rows in file order.
-
-    A row sent as `tobedeleted` is in `deleted` with its dateLastModified; a sourcedId sent
-    twice counts once, as its last row says.
+    Read in READ_ORDER, each file narrows the next: this org's classes, their enrollments,
+    the roles and users those name or that are this org's (and every contact), their
+    demographics. Delta files are kept whole: a row of another org there may be a user
+    leaving this one, and deltas are small.
     """
 
-    mode: Mode
-    rows: dict[str, msgspec.Struct] = {}
-    deleted: dict[str, str | None] = {}
-    repeated: list[str] = []
+    def __init__(self, org: str, version: str, modes: dict[str, Mode]) -> None:
+        self.org, self.modes = org, modes
+        self.classes: set[str] = set()
+        self.enrolled: set[str] = set()
+        self.placed: set[str] = set()
+        self.users: set[str] = set()
+        # 1.2 places users by roles.csv: only a bulk one says who is not placed here
+        self.judge_users = version == "1.1" or modes["roles"] == "bulk"
+        self.classes_seen: set[str] = set()
+        self.users_seen: set[str] = set()
 
+    def keep(self, name: str, sid: str, row) -> bool:
+        if name == "classes":
+            self.classes_seen.add(row.school)
+        elif name == "roles":
+            self.users_seen.add(row.org)
+        elif name == "users":
+            self.users_seen.update(row.orgs)
+        keep = self.modes[name] != "bulk" or self._ours(name, sid, row)
+        if keep and name == "classes":
+            self.classes.add(sid)
+        elif keep and name == "enrollments":
+            self.enrolled.add(row.user)
+        elif keep and name == "roles":
+            self.placed.add(row.user)
+        elif keep and name == "users":
+            self.users.add(sid)
+        return keep
 
-class Exchange(msgspec.Struct, kw_only=True):
-    where: str
-    tables: dict[str, Table]
+    def _ours(self, name: str, sid: str, row) -> bool:
+        org = self.org
+        if name == "classes":
+            return row.school == org
+        if name == "enrollments":
+            return row.school in (org, None) or row.klass in self.classes
+        if name == "roles":
+            return row.org == org or row.role in AGENT_ROLES or row.user in self.enrolled
+        if name == "users":
+            return not self.judge_users or (
+                org in row.orgs
+                or row.role in AGENT_ROLES
+                or sid in self.placed
+                or sid in self.enrolled
+            )
+        if name == "demographics":
+            return self.modes["users"] != "bulk" or sid in self.users
+        return True
+
+    def keep_gone(self, gone: Gone) -> bool:
+        return not gone.orgs or self.org in gone.orgs
 
 
 # -- the exchange -------------------------------------------------------------------------------
 
 
 def read_exchange(
-    path: Path, *, title_column: str, progress: Callable[[str, int, int | None], None]
+    path: Path,
+    *,
+    org: str,
+    title_column: str | None,
+    default_title: str | None = None,
+    progress: Callable[[str, int, int | None], None],
+    caps: Caps,
 ) -> Exchange:
-    files = _open(path)
-    manifest = _manifest(files)
-    tables = {}
-    for name in FILES:
-        mode = manifest[name]
-        filename = f"{name}.csv"
-        if mode == "absent":
+    """Every file the mapping uses, read for `org`; `title_column` None means the default,
+    which may be missing."""
+    warnings: list[str] = []
+    with opened(path, caps) as files:
+        version, manifest = _manifest(files, warnings)
+        ours = _Ours(org, version, manifest)
+        tables = {}
+        for name in READ_ORDER:
+            mode = manifest[name]
             tables[name] = Table(mode=mode)
-            continue
-        if filename not in files:
-            raise SourceError(
-                f"{path}: manifest.csv says {filename} is {mode}, but there is no {filename}"
-            )
-        table = Table(mode=mode, rows={}, deleted={}, repeated=[])
-        reader = _Reader(filename, files[filename](), REQUIRED[name], delta=mode == "delta")
-        parse = _PARSERS[name]
-        for row in reader:
-            sid = row.required("sourcedId")
-            if sid in table.rows or sid in table.deleted:
-                table.repeated.append(sid)
-                table.rows.pop(sid, None)
-                table.deleted.pop(sid, None)
-            status = row.status()
-            modified = row.modified()
-            if status == "tobedeleted":
-                table.deleted[sid] = modified
-            else:
-                table.rows[sid] = parse(row, modified, title_column)
-        if reader.count == 0:
-            raise SourceError(
-                f"{filename} line 2: no rows (OneRoster marks a file with no rows absent"
-                " in manifest.csv)"
-            )
-        progress(name, reader.count, reader.count)
-        tables[name] = table
-    return Exchange(where=str(path), tables=tables)
+            if mode == "absent":
+                continue
+            filename = f"{name}.csv"
+            if not files.has(filename):
+                raise SourceError(
+                    f"{path}: manifest.csv says {filename} is {mode}, but there is no {filename}"
+                )
+            with files.open(filename) as stream:
+                tables[name] = _table(
+                    name,
+                    mode,
+                    stream,
+                    version,
+                    ours,
+                    title_column=title_column,
+                    default_title=default_title,
+                    warnings=warnings,
+                )
+            progress(name, len(tables[name].rows), None)
+    return Exchange(
+        where=str(path),
+        version=version,
+        tables={name: tables[name] for name in FILES},
+        warnings=warnings,
+        orgs_with_classes=ours.classes_seen,
+        orgs_with_users=ours.users_seen,
+    )
 
 
-def _open(path: Path) -> dict[str, Callable[[], bytes]]:
-    """The CSV files of a zip or a folder, by name; a folder's are read only when asked for."""
-    if path.is_dir():
-        return {p.name: _reading(p) for p in path.iterdir() if p.suffix == ".csv"}
-    if not path.exists():
-        raise SourceError(f"{path}: no such file or folder")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.endswith(".csv")]
-            # Zipping a folder puts its files under the folder's name: accept one such level.
-            prefix = ""
-            if "manifest.csv" not in names:
-                nested = [n for n in names if n.count("/") == 1 and n.endswith("/manifest.csv")]
-                if len(nested) == 1:
-                    prefix = nested[0].removesuffix("manifest.csv")
-            return {
-                n.removeprefix(prefix): _given(archive.read(n))
-                for n in names
-                if n.startswith(prefix) and "/" not in n.removeprefix(prefix)
-            }
-    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, zlib.error) as exc:
-        raise SourceError(f"{path}: not a readable zip file or a folder: {exc}") from None
-
-
-def _reading(file: Path) -> Callable[[], bytes]:
-    def read() -> bytes:
-        try:
-            return file.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"{file}: cannot read: {exc.strerror}") from None
-
-    return read
-
-
-def _given(data: bytes) -> Callable[[], bytes]:
-    return lambda: data
-
-
-def _manifest(files: dict[str, Callable[[], bytes]]) -> dict[str, Mode]:
-    if "manifest.csv" not in files:
-        raise SourceError("manifest.csv: missing (a OneRoster exchange starts with it)")
-    props: dict[str, tuple[int, str]] = {}
-    reader = _Reader("manifest.csv", files["manifest.csv"](), ("propertyName", "value"))
+def _table(name, mode, stream, version, ours: _Ours, *, title_column, default_title, warnings):
+    filename = f"{name}.csv"
+    required, wanted = REQUIRED[name], WANTED[name]
+    if name == "users":
+        required = (*required, *USERS_REQUIRED[version])
+        wanted = (*wanted, *USERS_WANTED[version])
+    if mode == "delta":
+        wanted = (*wanted, "status", "dateLastModified")
+    reader = Reader(
+        filename,
+        stream,
+        required=required,
+        wanted=wanted,
+        aliases=ALIASES.get(name),
+        delta=mode == "delta",
+        personal=name in PERSONAL,
+        warnings=warnings,
+    )
+    if name == "users":
+        title_column = _title_column(reader, title_column, default_title, warnings)
+    table = Table(mode=mode, rows={}, deleted={}, repeated=[])
+    parse = _PARSERS[name]
     for row in reader:
-        props[row.required("propertyName")] = (row.line, (row.get("value") or "").strip())
-    version = props.get("oneroster.version")
-    if version and not version[1].startswith("1.1"):
-        raise SourceError(
-            f"manifest.csv line {version[0]}, column value: oneroster.version is"
-            f" {version[1]!r}; this connector reads OneRoster 1.1"
+        sid = row.required("sourcedId")
+        if sid in table.rows or sid in table.deleted:
+            table.repeated.append(sid)
+            table.rows.pop(sid, None)
+            table.deleted.pop(sid, None)
+        status = row.status()
+        modified = row.modified()
+        if status == "tobedeleted":
+            gone = _gone(name, row, modified)
+            if mode != "bulk" or ours.keep_gone(gone):
+                table.deleted[sid] = gone
+        else:
+            parsed = parse(row, modified, title_column)
+            if ours.keep(name, sid, parsed):
+                table.rows[sid] = parsed
+    if reader.count == 0:
+        said = "none of these" if mode == "bulk" else "no changes"
+        warnings.append(
+            f"{filename} holds only its header row: read as {mode} with no rows ({said})"
         )
+    return table
+
+
+def _title_column(reader: Reader, given: str | None, default_title, warnings) -> str:
+    """The school's title column must be in users.csv; the default one may be missing (a
+    warning, unless the school gives a default title)."""
+    column = given or DEFAULT_TITLE_COLUMN
+    if not reader.has(column):
+        if given:
+            raise ConfigError(
+                f"option title_column: users.csv has no column {given!r}"
+                f" (it has {', '.join(sorted(reader.columns))})"
+            )
+        if not default_title:
+            warnings.append(
+                f"users.csv: no column {DEFAULT_TITLE_COLUMN} (the default title_column), so"
+                " no titles are sent; teachers and contacts need one (set title_column or"
+                " default_title)"
+            )
+    return column
+
+
+def _gone(name: str, row: Row, modified: str | None) -> Gone:
+    if name == "users":
+        return Gone(modified=modified, orgs=row.ids("orgSourcedIds"), role=_lower(row, "role"))
+    if name == "classes":
+        return Gone(modified=modified, orgs=row.ids("schoolSourcedId"))
+    if name == "roles":
+        return Gone(modified=modified, orgs=row.ids("orgSourcedId"), role=_lower(row, "role"))
+    return Gone(modified=modified)
+
+
+def _manifest(files: Files, warnings: list[str]) -> tuple[str, dict[str, Mode]]:
+    if not files.has("manifest.csv"):
+        missing = [f for f in ("manifest.csv", "users.csv", "classes.csv", "enrollments.csv")]
+        missing = [f for f in missing if not files.has(f)]
+        held = ", ".join(files.listing()) or "no CSV file"
+        raise SourceError(
+            f"{files.where}: not a whole OneRoster exchange: no {', '.join(missing)}"
+            f" (manifest.csv says what the exchange holds); it holds {held}"
+        )
+    props: dict[str, tuple[int, str]] = {}
+    with files.open("manifest.csv") as stream:
+        reader = Reader("manifest.csv", stream, required=("propertyName",), warnings=warnings)
+        for row in reader:
+            props[row.required("propertyName").lower()] = (row.line, row.get("value") or "")
+    line, given = props.get("oneroster.version", (0, ""))
+    version = next((v for v in VERSIONS if given.startswith(v)), None)
+    if given and version is None:
+        raise SourceError(
+            f"manifest.csv line {line}, column value: oneroster.version is {given!r};"
+            f" this connector reads OneRoster {' and '.join(VERSIONS)}"
+        )
+    if version is None:
+        version = "1.2" if "file.roles" in props else "1.1"
+        warnings.append(f"manifest.csv: no oneroster.version; read as {version}")
     modes = {}
     for name in FILES:
-        if f"file.{name}" not in props:
-            raise SourceError(f"manifest.csv: no file.{name} line (bulk, delta or absent)")
-        line, value = props[f"file.{name}"]
+        if name == "roles" and version == "1.1":
+            modes[name] = "absent"  # 1.1 has no roles.csv: a user's role is in users.csv
+            continue
+        if f"file.{name.lower()}" not in props:
+            there = files.has(f"{name}.csv")
+            modes[name] = "bulk" if there else "absent"
+            warnings.append(f"manifest.csv: no file.{name} line; read as {modes[name]}")
+            continue
+        line, value = props[f"file.{name.lower()}"]
         if value.lower() not in MODES:
             raise SourceError(
                 f"manifest.csv line {line}, column value: file.{name} is {value!r},"
                 " not bulk, delta or absent"
             )
         modes[name] = value.lower()
-    return modes
-
-
-# -- one CSV file -----------------------------------------------------------------------------
-
-
-class _Row:
-    __slots__ = ("file", "line", "columns", "values", "delta")
-
-    def __init__(self, file: str, line: int, columns: dict[str, int], values: list[str], delta):
-        self.file, self.line, self.columns, self.values, self.delta = (
-            file,
-            line,
-            columns,
-            values,
-            delta,
-        )
-
-    def error(self, column: str, problem: str) -> SourceError:
-        return SourceError(f"{self.file} line {self.line}, column {column}: {problem}")
-
-    def get(self, column: str) -> str | None:
-        """Trimmed; an empty field is not set."""
-        i = self.columns.get(column)
-        if i is None:
-            return None
-        return self.values[i].strip() or None
-
-    def required(self, column: str) -> str:
-        value = self.get(column)
-        if value is None:
-            raise self.error(column, "empty, but the value is required")
-        return value
-
-    def ids(self, column: str) -> list[str]:
-        """A comma-separated list (sourcedIds, grades), quoted in the CSV when it has several."""
-        return [v for v in (p.strip() for p in (self.get(column) or "").split(",")) if v]
-
-    def boolean(self, column: str, *, required: bool = False) -> bool | None:
-        value = self.required(column) if required else self.get(column)
-        if value is None:
-            return None
-        if value.lower() not in ("true", "false"):
-            raise self.error(column, f"{value!r} is not true or false")
-        return value.lower() == "true"
-
-    def date(self, column: str, *, personal: bool = False) -> str | None:
-        value = self.get(column)
-        if value is None:
-            return None
-        try:
-            if not _DATE.fullmatch(value):
-                raise ValueError
-            date.fromisoformat(value)
-        except ValueError:
-            # a date of birth stays out of the message: it is a pupil's personal data
-            shown = "" if personal else f"{value!r} "
-            raise self.error(column, f"{shown}is not a YYYY-MM-DD date") from None
-        return value
-
-    def status(self) -> str | None:
-        value = self.get("status")
-        if value is None:
-            if self.delta:
-                raise self.error("status", "empty, but a delta row must say active or tobedeleted")
-            return None
-        if value not in ("active", "tobedeleted"):
-            raise self.error("status", f"{value!r} is not active or tobedeleted")
-        return value
-
-    def modified(self) -> str | None:
-        """dateLastModified as UTC ISO 8601, so that rows compare by text."""
-        value = self.get("dateLastModified")
-        if value is None:
-            return None
-        try:
-            if not _DATETIME.fullmatch(value):
-                raise ValueError
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise self.error("dateLastModified", f"{value!r} is not an ISO 8601 date") from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class _Reader:
-    """The rows of one CSV file, checked against its header as they are read."""
-
-    def __init__(self, file: str, data: bytes, required, *, delta: bool = False) -> None:
-        self.file, self.delta, self.count = file, delta, 0
-        try:
-            text = data.decode("utf-8-sig")  # a BOM is allowed and ignored
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise SourceError(f"{file} line {line}: not UTF-8 ({exc.reason})") from None
-        self.csv = csv.reader(io.StringIO(text, newline=""), strict=True)
-        header = self._next()
-        if header is None:
-            raise SourceError(f"{file} line 1: empty, not even a header")
-        header = [h.strip() for h in header]
-        self.columns = {}
-        for i, name in enumerate(header):
-            if name in self.columns:
-                raise SourceError(f"{file} line 1, column {name}: named twice in the header")
-            self.columns[name] = i
-        for name in required:
-            if name not in self.columns:
-                raise SourceError(f"{file} line 1: no column {name}")
-        self.width = len(header)
-
-    def _next(self) -> list[str] | None:
-        try:
-            return next(self.csv)
-        except StopIteration:
-            return None
-        except csv.Error as exc:
-            raise SourceError(
-                f"{self.file} line {self.csv.line_num}: not valid CSV: {exc}"
-            ) from None
-
-    def __iter__(self) -> Iterator[_Row]:
-        while True:
-            line = self.csv.line_num + 1  # where the row starts; a quoted field may span lines
-            values = self._next()
-            if values is None:
-                return
-            if not values:
-                continue  # a blank line, as at the end of many files
-            if len(values) != self.width:
-                raise SourceError(
-                    f"{self.file} line {line}: {len(values)} fields, but the header has"
-                    f" {self.width}"
-                )
-            self.count += 1
-            yield _Row(self.file, line, self.columns, values, self.delta)
+    return version, modes
 
 
 # -- per file -----------------------------------------------------------------------------------
 
 
-def _org(row: _Row, modified, _title) -> Org:
-    return Org(modified=modified, name=row.get("name"), type=row.get("type"))
+def _lower(row: Row, column: str) -> str | None:
+    value = row.get(column)
+    return value.lower() if value else None
 
 
-def _user(row: _Row, modified, title_column: str) -> User:
-    row.boolean("enabledUser", required=True)  # checked; an account's state is not ours
+def _org(row: Row, modified, _title) -> Org:
+    return Org(modified=modified, name=row.get("name"), type=_lower(row, "type"))
+
+
+def _role(row: Row, modified, _title) -> Role:
+    return Role(
+        modified=modified,
+        user=row.required("userSourcedId"),
+        role=row.required("role").lower(),
+        org=row.required("orgSourcedId"),
+    )
+
+
+def _user(row: Row, modified, title_column: str) -> User:
     return User(
         modified=modified,
-        role=row.required("role").lower(),
+        role=_lower(row, "role"),
         orgs=row.ids("orgSourcedIds"),
         given=row.get("givenName"),
         family=row.get("familyName"),
-        preferred=row.get("preferredFirstName"),
+        preferred=row.get("preferredGivenName") or row.get("preferredFirstName"),
+        preferred_family=row.get("preferredFamilyName"),
         email=row.get("email"),
         phone=row.get("phone") or row.get("sms"),
         agents=row.ids("agentSourcedIds"),
@@ -388,43 +334,36 @@ def _user(row: _Row, modified, title_column: str) -> User:
     )
 
 
-def _klass(row: _Row, modified, _title) -> Klass:
+def _klass(row: Row, modified, _title) -> Klass:
     return Klass(
         modified=modified,
         title=row.get("title"),
         code=row.get("classCode"),
-        type=row.required("classType"),
+        type=row.required("classType").lower(),
         school=row.required("schoolSourcedId"),
     )
 
 
-def _enrollment(row: _Row, modified, _title) -> Enrollment:
-    row.date("beginDate")
-    row.date("endDate")
+def _enrollment(row: Row, modified, _title) -> Enrollment:
     return Enrollment(
         modified=modified,
         klass=row.required("classSourcedId"),
-        school=row.required("schoolSourcedId"),
+        school=row.get("schoolSourcedId"),
         user=row.required("userSourcedId"),
         role=row.required("role").lower(),
         primary=row.boolean("primary") is True,
     )
 
 
-def _demographic(row: _Row, modified, _title) -> Demographic:
+def _demographic(row: Row, modified, _title) -> Demographic:
     return Demographic(modified=modified, birth_date=row.date("birthDate", personal=True))
-
-
-def _session(row: _Row, modified, _title) -> None:
-    row.date("startDate")
-    row.date("endDate")
 
 
 _PARSERS = {
     "orgs": _org,
+    "roles": _role,
     "users": _user,
     "classes": _klass,
     "enrollments": _enrollment,
     "demographics": _demographic,
-    "academicSessions": _session,
 }

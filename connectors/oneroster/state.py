@@ -16,24 +16,26 @@ import msgspec
 
 from mis_sync.core.errors import SourceError
 
-from .source import Demographic, Enrollment, Exchange, Klass, Org, User
+from .rows import Demographic, Enrollment, Exchange, Klass, Org, Role, User
+from .source import AGENT_ROLES, FILES
 
 log = logging.getLogger("mis_sync.oneroster")
 
-VERSION = 1
-AGENT_ROLES = ("parent", "guardian", "relative")
-KEPT = ("orgs", "users", "classes", "enrollments", "demographics")
+VERSION = 2  # 2: 1.2's roles, tombstones
 
 
 class State(msgspec.Struct, kw_only=True):
     version: int = VERSION
     org: str
-    bulk: list[str] = []  # files ever received in bulk: a delta needs something to apply to
+    bulk: list[str] = []  # files with a base (a bulk, or the first run's delta) to apply to
     orgs: dict[str, Org] = {}
+    roles: dict[str, Role] = {}
     users: dict[str, User] = {}
     classes: dict[str, Klass] = {}
     enrollments: dict[str, Enrollment] = {}
     demographics: dict[str, Demographic] = {}
+    # per file, the sourcedIds sent as tobedeleted and when: an older row sent later is stale
+    gone: dict[str, dict[str, str | None]] = {}
 
 
 _decoder = msgspec.json.Decoder(State)
@@ -58,56 +60,79 @@ def dump(state: State) -> bytes:
     return zlib.compress(_encoder.encode(state), 6)
 
 
-def apply(previous: State | None, exchange: Exchange, org: str) -> State:
+def apply(previous: State | None, exchange: Exchange, org: str, *, first: bool) -> State:
     """This exchange over the previous picture: a bulk file replaces its table, a delta file
-    updates it row by row, an absent file leaves it as it was."""
+    updates it row by row, an absent file leaves it as it was.
+
+    A delta row (or tobedeleted row) applies only when it is not older, by dateLastModified,
+    than what the picture holds for its sourcedId, a deletion included: so an old delta sent
+    again changes nothing. Rows without dateLastModified apply in the order exchanges come.
+
+    :param first: the school has never stored a picture: a delta then applies to empty
+        tables (with a warning), as an exporter that only ever sends deltas needs.
+    """
     state = State(org=org, bulk=list(previous.bulk) if previous else [])
-    for name in KEPT:
+    for name in FILES:
         table = exchange.tables[name]
         before = getattr(previous, name) if previous else {}
+        before_gone = previous.gone.get(name, {}) if previous else {}
         if table.mode == "absent":
-            rows = dict(before)
+            rows, gone = dict(before), dict(before_gone)
         elif table.mode == "bulk":
-            rows = {}
+            rows, gone = {}, {}
             if name not in state.bulk:
                 state.bulk.append(name)
         else:
             if name not in state.bulk:
-                raise SourceError(
-                    f"{exchange.where}: {name}.csv is a delta, but no earlier run of this"
-                    f" school stored a bulk {name}.csv to apply it to; sync a bulk export first"
+                if not first:
+                    raise SourceError(
+                        f"{exchange.where}: {name}.csv is a delta, but no earlier run of this"
+                        f" school stored a bulk {name}.csv to apply it to; sync a bulk export"
+                        " first"
+                    )
+                exchange.warnings.append(
+                    f"{name}.csv is a delta and this school has no earlier picture: applied to"
+                    " an empty table (a bulk export gives the whole school)"
                 )
-            rows = dict(before)
+                state.bulk.append(name)
+            rows, gone = dict(before), dict(before_gone)
         keep = _keep(name, org, state)
-        for sid, modified in table.deleted.items():
-            if not _stale(rows.get(sid), modified):
+        for sid, dead in table.deleted.items():
+            held = rows[sid].modified if sid in rows else gone.get(sid)
+            if not _older(dead.modified, held):
                 rows.pop(sid, None)
+                gone[sid] = dead.modified
         for sid, row in table.rows.items():
-            if _stale(rows.get(sid), row.modified):
+            held = rows[sid].modified if sid in rows else gone.get(sid)
+            if _older(row.modified, held):
                 continue  # an older change than the one already applied
-            if keep(row):
+            gone.pop(sid, None)
+            if keep(sid, row):
                 rows[sid] = row
             else:
                 rows.pop(sid, None)  # moved out of this org
         setattr(state, name, rows)
+        if gone:
+            state.gone[name] = gone
     return state
 
 
-def _stale(stored, modified: str | None) -> bool:
-    """A row last modified before the stored one's change is an old delta sent again."""
-    return (
-        stored is not None
-        and modified is not None
-        and stored.modified is not None
-        and modified < stored.modified
-    )
+def _older(modified: str | None, held: str | None) -> bool:
+    """Whether a row last modified at `modified` is older than the change already held."""
+    return modified is not None and held is not None and modified < held
 
 
 def _keep(name: str, org: str, state: State):
+    """Which rows the picture keeps: this org's, and every contact (whatever org it names)."""
+    if name == "roles":
+        return lambda _sid, r: r.org == org or r.role in AGENT_ROLES
     if name == "users":
-        return lambda u: org in u.orgs or u.role in AGENT_ROLES
+        placed = {r.user for r in state.roles.values()}
+        return lambda sid, u: org in u.orgs or u.role in AGENT_ROLES or sid in placed
     if name == "classes":
-        return lambda c: c.school == org
+        return lambda _sid, c: c.school == org
     if name == "enrollments":
-        return lambda e: e.school == org or e.klass in state.classes
-    return lambda _row: True
+        return lambda _sid, e: e.school == org or e.klass in state.classes
+    if name == "demographics":
+        return lambda sid, _d: sid in state.users
+    return lambda _sid, _row: True

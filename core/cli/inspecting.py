@@ -100,12 +100,18 @@ def explain(ctx: Context, entity, record_id, school, as_json):
 
 
 def _print_explained(answer: dict, indent: int = 0) -> None:
+    """The rule, then its causes as one flat list of siblings, as --json lists them: each cause
+    is a record the rule found wanting, not a cause of the cause above it."""
     state = "kept" if answer["kept"] else "left out"
     if "split_into" in answer:
         state = "split"
-    click.echo(f"{'  ' * indent}{answer['entity']} {answer['id']}: {state}")
-    for n, reason in enumerate(answer["reasons"]):
-        click.echo(f"{'  ' * (indent + n + 1)}{'because ' if n else ''}{reason}")
+    pad = "  " * indent
+    click.echo(f"{pad}{answer['entity']} {answer['id']}: {state}")
+    rule, *causes = answer["reasons"] or [None]
+    if rule is not None:
+        click.echo(f"{pad}  {rule}")
+    for cause in causes:
+        click.echo(f"{pad}    {'' if cause.startswith('and ') else 'because '}{cause}")
 
 
 @main.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 import random
 import zipfile
 from pathlib import Path
@@ -35,6 +36,13 @@ HEADERS = {
     "academicSessions": ["sourcedId", "status", "dateLastModified", "title", "type"]
     + ["startDate", "endDate", "parentSourcedId", "schoolYear"],
     "demographics": ["sourcedId", "status", "dateLastModified", "birthDate", "sex"],
+    "roles": ["sourcedId", "status", "dateLastModified", "userSourcedId", "roleType", "role"]
+    + ["beginDate", "endDate", "orgSourcedId", "userProfileSourcedId"],
+}
+# 1.2's users.csv: no role, no orgSourcedIds (roles.csv holds them), preferred names
+HEADERS_1_2 = {
+    "users": [h for h in HEADERS["users"] if h not in ("role", "orgSourcedIds")]
+    + ["preferredGivenName", "preferredFamilyName", "primaryOrgSourcedId"]
 }
 FILES = ("academicSessions", "classes", "demographics", "enrollments", "orgs", "users")
 
@@ -163,10 +171,32 @@ def csv_bytes(name: str, rows: list[dict], *, bom=False, crlf=True, header=None)
     return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode()
 
 
+def as_1_2(data: dict) -> dict:
+    """The same school as OneRoster 1.2 writes it: each user's role and orgs in roles.csv."""
+    data = copy.deepcopy(data)
+    if data.get("users") is not None:
+        roles = data.setdefault("roles", [])
+        for u in data["users"]:
+            for n, org in enumerate(u.pop("orgSourcedIds", "").split(",")):
+                roles.append(
+                    {
+                        "sourcedId": f"role-{u['sourcedId']}-{n}",
+                        **{k: u[k] for k in ("status", "dateLastModified") if k in u},
+                        "userSourcedId": u["sourcedId"],
+                        "roleType": "primary" if n == 0 else "secondary",
+                        "role": u["role"],
+                        "orgSourcedId": org,
+                    }
+                )
+            u.pop("role")
+    return data
+
+
 def write(
     dest: Path,
     data: dict,
     *,
+    version: str = "1.1",
     modes: dict | None = None,
     as_zip: bool = False,
     bom: bool = False,
@@ -177,23 +207,25 @@ def write(
     """An exchange as a folder or zip: every file of `data` bulk unless `modes` says
     otherwise; a file whose data is None is absent. `raw` puts bytes in as they are, and
     `headers` replaces a file's header (other columns, another order)."""
-    modes = {name: ("absent" if data.get(name) is None else "bulk") for name in FILES} | (
+    names = (*FILES, "roles") if version == "1.2" else FILES
+    headers = (HEADERS_1_2 if version == "1.2" else {}) | (headers or {})
+    modes = {name: ("absent" if data.get(name) is None else "bulk") for name in names} | (
         modes or {}
     )
     files = {
         "manifest.csv": csv_bytes(
             "manifest",
             [{"propertyName": "manifest.version", "value": "1.0"}]
-            + [{"propertyName": "oneroster.version", "value": "1.1"}]
-            + [{"propertyName": f"file.{n}", "value": modes[n]} for n in FILES],
+            + [{"propertyName": "oneroster.version", "value": version}]
+            + [{"propertyName": f"file.{n}", "value": modes[n]} for n in names],
             header=["propertyName", "value"],
             bom=bom,
             crlf=crlf,
         )
     }
-    for name in FILES:
+    for name in names:
         if modes[name] != "absent":
-            header = (headers or {}).get(name)
+            header = headers.get(name)
             files[f"{name}.csv"] = csv_bytes(name, data[name], bom=bom, crlf=crlf, header=header)
     files.update(raw or {})
     if as_zip:
@@ -238,7 +270,7 @@ def export(store, entity, key="oak") -> dict:
 
 def write_config(folder: Path, database: str, path: Path, **extra) -> Path:
     lines = [f'database = "{database}"', "", "[schools.oak]"]
-    lines += [f'{k} = "{v}"' for k, v in options(path, **extra).items()]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in options(path, **extra).items()]
     config = folder / "mis-sync.toml"
     config.write_text("\n".join(lines) + "\n")
     return config

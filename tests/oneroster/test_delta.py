@@ -81,7 +81,10 @@ def test_tobedeleted_rows_are_deletions(store, tmp_path):
     send(store, tmp_path, users=delta([gone], status="tobedeleted"))
     assert ("students", "s2", "delete") in changes(store)
     assert "s2" not in export(store, "students")
-    assert store.explain("oak", "students", "s2")["reasons"] == ["no longer sent by the source"]
+    assert store.explain("oak", "students", "s2")["reasons"] == [
+        "marked tobedeleted",
+        "user s2 is marked tobedeleted",
+    ]
     # and what needed s2 follows: its guardian now has no kept link
     assert "g1" not in export(store, "contacts")
 
@@ -132,11 +135,24 @@ def test_a_user_moving_to_another_school_leaves_this_one(store, tmp_path):
     ]
 
 
-def test_a_delta_without_an_earlier_bulk_is_refused(store, tmp_path):
+def test_a_delta_for_a_file_never_received_in_bulk_is_refused(store, tmp_path):
+    bulk(store, tmp_path, school(users=None))
     with pytest.raises(
         SourceError, match="users.csv is a delta, but no earlier run of this school"
     ):
         send(store, tmp_path, users=delta([SCHOOL["users"][0]]))
+
+
+def test_a_first_run_of_deltas_applies_them_to_empty_tables(store, tmp_path, caplog):
+    """An exporter that only ever sends deltas (a real one's first exchange is all delta)."""
+    data = {name: delta(rows) for name, rows in SCHOOL.items() if name != "academicSessions"}
+    result = send(store, tmp_path, **data)
+    assert result["status"] == "ok"
+    assert "users.csv is a delta and this school has no earlier picture" in caplog.text
+    assert set(export(store, "students")) == {"s1", "s2"}
+    renamed = dict(SCHOOL["users"][1], familyName="Quaqua")
+    send(store, tmp_path, name="d2", users=delta([renamed], modified="2025-02-01T00:00:00Z"))
+    assert export(store, "students")["s2"]["surname"] == "Quaqua"
 
 
 def test_a_dry_run_does_not_keep_its_delta(store, tmp_path):
@@ -180,3 +196,37 @@ def test_a_bulk_after_deltas_replaces_the_picture(store, tmp_path):
     assert "s9" in export(store, "students")
     bulk(store, tmp_path, name="bulk2")
     assert "s9" not in export(store, "students")
+
+
+def test_an_older_delta_sent_after_a_deletion_restores_nothing(store, tmp_path):
+    """s1 tobedeleted at 2019-06-01, then an older delta (2019-05-15) with s1 active, in
+    another class and grade: the tombstone in the source state says the older row is stale."""
+    bulk(store, tmp_path)
+    s1 = SCHOOL["users"][0]
+    send(store, tmp_path, name="d1", users=delta([s1], "2019-06-01T00:00:00Z", "tobedeleted"))
+    assert "s1" not in export(store, "students")
+    before = everything(store)
+    older = dict(s1, grades="09")
+    result = send(
+        store,
+        tmp_path,
+        name="d2",
+        users=delta([older], "2019-05-15T00:00:00Z"),
+        enrollments=delta([enrol("e70", "c-ma7", "s1", "student")], "2019-05-15T00:00:00Z"),
+    )
+    assert (result["inserted"], result["updated"], result["deleted"]) == (0, 0, 0)
+    assert everything(store) == before
+    assert "grade-09" not in export(store, "groups")
+    # a newer row than the deletion does bring the student back
+    send(store, tmp_path, name="d3", users=delta([s1], "2019-07-01T00:00:00Z"))
+    assert "s1" in export(store, "students")
+
+
+def test_rows_without_date_last_modified_follow_the_order_of_the_exchanges(store, tmp_path):
+    bulk(store, tmp_path)
+    s2 = {k: v for k, v in SCHOOL["users"][1].items()}
+    gone = [{"status": "tobedeleted", **s2}]
+    send(store, tmp_path, name="d1", users=gone)
+    assert "s2" not in export(store, "students")
+    send(store, tmp_path, name="d2", users=[{"status": "active", **s2}])
+    assert "s2" in export(store, "students")
