@@ -26,6 +26,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .redaction import Redactor
 
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
+_SLACK = 0.05  # seconds: a read given the time left may time out this much before the deadline
 
 
 class RetryPolicy(msgspec.Struct, kw_only=True, frozen=True):
@@ -224,13 +225,22 @@ class HttpClient:
             waited += delay
         raise AssertionError("unreachable")
 
-    def _check_run_deadline(self, what: str) -> None:
-        if time.monotonic() > self.run_ends:
+    def _check_run_deadline(self, what: str, slack: float = 0.0) -> None:
+        if time.monotonic() > self.run_ends - slack:
             raise SourceError(
                 f"{what}: the run passed run_deadline = {self.limits.run_deadline:g}s"
                 " before the source had sent everything; stopped, nothing stored",
                 transient=True,
             )
+
+    def _past_deadline(self, what: str) -> None:
+        """Raise the deadline that has passed: the run's if it has, else the request's."""
+        self._check_run_deadline(what, slack=_SLACK)
+        raise SourceError(
+            f"{what}: the response took longer than request_deadline ="
+            f" {self.limits.request_deadline:g}s; stopped, nothing stored",
+            transient=True,
+        )
 
     def _send(self, method: str, url: str, what: str, kwargs: dict) -> Reply:
         """One request, its body streamed in and checked as it comes, never buffered past a cap.
@@ -251,11 +261,17 @@ class HttpClient:
                 f"{what}: a header value holds characters HTTP cannot send (a token or an"
                 " ID that is not ASCII); not retried"
             ) from None
-        response = self.client.send(request, stream=True)
         try:
-            return Reply(response.status_code, response.headers, self._body(response, what, ends))
-        finally:
-            response.close()
+            response = self.client.send(request, stream=True)
+            try:
+                body = self._body(response, what, ends)
+            finally:
+                response.close()
+        except httpx.TimeoutException:
+            if time.monotonic() < ends - _SLACK:
+                raise  # a read timed out before the deadline: the network's fault, retried
+            self._past_deadline(what)
+        return Reply(response.status_code, response.headers, body)
 
     def _body(self, response: httpx.Response, what: str, ends: float) -> bytes:
         cap = self.limits.max_response_bytes
@@ -270,12 +286,7 @@ class HttpClient:
                         " nothing stored"
                     )
                 if time.monotonic() > ends:
-                    self._check_run_deadline(what)
-                    raise SourceError(
-                        f"{what}: the response took longer than request_deadline ="
-                        f" {self.limits.request_deadline:g}s; stopped, nothing stored",
-                        transient=True,
-                    )
+                    self._past_deadline(what)
         except httpx.DecodingError:
             raise SourceError(
                 f"{what}: the body cannot be decoded as its Content-Encoding says"
