@@ -14,6 +14,7 @@ are filtered when a cassette is recorded, so they never reach the repository.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 
@@ -70,6 +71,9 @@ def vcr(
     """A vcrpy VCR configured to scrub; `personal` maps JSON field name → date/email/phone/name."""
     import vcr as vcrpy
 
+    # vcrpy logs every request and response it records, bodies included, before the filters
+    # below run: at -vv that would print a token answer and pupils' records in full.
+    logging.getLogger("vcr").setLevel(logging.WARNING)
     personal = personal or {}
 
     def request(req):
@@ -82,6 +86,7 @@ def vcr(
 
     def response(resp):
         body = resp.get("body", {}).get("string")
+        _learn_token(body)
         if body:
             resp["body"]["string"] = _redacted(scrub_body(body, personal))
         resp["headers"] = {
@@ -100,6 +105,20 @@ def vcr(
         decode_compressed_response=True,
         match_on=["method", "scheme", "host", "port", "path", "query"],
     )
+
+
+def _learn_token(body: bytes | str | None) -> None:
+    """A token answer is recorded before the client has read its token: tell the redactor,
+    so a server that also echoes it in a header of that very answer is scrubbed too."""
+    redactor = redaction.active()
+    if redactor is None or not body:
+        return
+    try:
+        data = msgspec.json.decode(body.encode() if isinstance(body, str) else body)
+    except (msgspec.DecodeError, RecursionError):
+        return
+    if isinstance(data, dict) and isinstance(data.get("access_token"), str):
+        redactor.add(data["access_token"])
 
 
 def _redacted(body: bytes | str) -> bytes | str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import random
 import ssl
 import threading
@@ -24,6 +25,11 @@ from . import redaction
 from .errors import ConfigError, SourceError
 from .limits import DEFAULT_LIMITS, Limits
 from .redaction import Redactor
+
+# httpcore's debug log prints every response's headers, a token answer's among them, before
+# the client has read the token from its body, so no redactor can know it yet: kept off.
+# httpx's own line per request (at -v) stays, redacted like every log record.
+logging.getLogger("httpcore").setLevel(logging.INFO)
 
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
 _SLACK = 0.05  # seconds: a read given the time left may time out this much before the deadline
