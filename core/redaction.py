@@ -46,7 +46,7 @@ class Redactor:
 
     def add(self, secret: str | None) -> None:
         """Register a value (a secret, a token) that must never appear in any output."""
-        if not secret or len(secret) < MIN_LENGTH:
+        if not secret:
             return
         forms = {
             secret,
@@ -57,9 +57,7 @@ class Redactor:
             quote_plus(secret, safe=""),
             repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
         }
-        for line in secret.splitlines():  # a token with CRLF may be logged a line at a time
-            if len(line) >= MIN_LENGTH:
-                forms.add(line)
+        forms.update(secret.splitlines())  # a token with CRLF may be logged a line at a time
         self._forms |= {f for f in forms if len(f) >= MIN_LENGTH}
 
     def __call__(self, text: str) -> str:
