@@ -284,13 +284,13 @@ class HttpClient:
         body = bytearray()
         try:
             for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > cap:
+                if len(body) + len(chunk) > cap:  # checked before the chunk is kept
                     raise SourceError(
                         f"{what}: the response is larger than max_response_mb ="
                         f" {self.limits.max_response_mb:g} once decoded; stopped reading,"
                         " nothing stored"
                     )
+                body += chunk
                 if time.monotonic() > ends:
                     self._past_deadline(what)
         except httpx.DecodingError:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from functools import cache
 from urllib.parse import parse_qs, urlencode
 
+import httpx
 import msgspec
 
 from .fake import PREFIX, FakeDatashare
@@ -72,6 +73,31 @@ class HostileDatashare:
         self.echo = echo
         self.token = token
         self.pages = 0  # pages of `resource` served, for tests that count them
+
+    def warm(self, limit: int = 500) -> None:
+        """Compress the gzip bomb now, so that serving it costs the run being measured nothing.
+
+        The bomb holds the fake's first page of `resource` (of `limit` records, the client's
+        page_limit), asked of the fake in-process.
+        """
+        if not self.gzip_bomb:
+            return
+        with httpx.Client(transport=httpx.WSGITransport(app=self.fake)) as client:
+            base = f"http://127.0.0.1{PREFIX}"
+            token = client.post(
+                f"{base}/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.fake.client_id,
+                    "client_secret": self.fake.client_secret,
+                },
+            ).json()["access_token"]
+            page = client.get(
+                f"{base}/v1/schools/{self.fake.school_id}/{self.resource}",
+                params={"limit": limit},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        _compressed(page.content, self.gzip_bomb)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
