@@ -14,7 +14,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
@@ -253,7 +253,8 @@ class HttpClient:
 
         httpx's timeout bounds each read, not the request: a server may trickle a byte per
         read for hours. So the request has a deadline of its own, checked after every chunk
-        (each read is also given no more time than is left), and the body's size is counted
+        (and no read is given more time than is left when the request starts: httpcore fixes
+        a read's timeout for the whole body), and the body's size is counted
         as decoded, so a small gzip page that inflates to gigabytes stops at the cap.
         """
         now = time.monotonic()
@@ -269,6 +270,7 @@ class HttpClient:
             ) from None
         try:
             response = self.client.send(request, stream=True)
+            response.stream = _SmallPieces(response.stream)
             try:
                 body = self._body(response, what, ends)
             finally:
@@ -281,23 +283,25 @@ class HttpClient:
 
     def _body(self, response: httpx.Response, what: str, ends: float) -> bytes:
         cap = self.limits.max_response_bytes
-        body = bytearray()
+        pieces: list[bytes] = []  # joined once at the end: no copy on every growth
+        size = 0
         try:
             for chunk in response.iter_bytes():
-                if len(body) + len(chunk) > cap:  # checked before the chunk is kept
+                size += len(chunk)
+                if size > cap:  # checked before the chunk is kept
                     raise SourceError(
                         f"{what}: the response is larger than max_response_mb ="
                         f" {self.limits.max_response_mb:g} once decoded; stopped reading,"
                         " nothing stored"
                     )
-                body += chunk
+                pieces.append(chunk)
                 if time.monotonic() > ends:
                     self._past_deadline(what)
         except httpx.DecodingError:
             raise SourceError(
                 f"{what}: the body cannot be decoded as its Content-Encoding says"
             ) from None
-        return bytes(body)
+        return b"".join(pieces)
 
     def _delay(self, attempt: int, response: Reply | None) -> float:
         """Retry-After when the server sends one, else exponential back-off with jitter."""
@@ -308,6 +312,28 @@ class HttpClient:
                 return max(0.0, seconds)
         backoff = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))
         return backoff * (0.5 + random.random() / 2)
+
+
+class _SmallPieces(httpx.SyncByteStream):
+    """A body stream cut into pieces of at most PIECE bytes before httpx decodes them.
+
+    httpx inflates each network read whole: 64 KiB of gzip can become 64 MB in one step,
+    before the size cap can look. Fed small pieces, one step inflates to at most about a
+    thousand times PIECE (4 MB), so the cap holds within that.
+    """
+
+    PIECE = 4 * 1024
+
+    def __init__(self, stream: httpx.SyncByteStream) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.stream:
+            for start in range(0, len(chunk), self.PIECE):
+                yield chunk[start : start + self.PIECE]
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _not_worth_retrying(exc: httpx.TransportError) -> str | None:

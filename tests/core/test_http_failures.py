@@ -86,3 +86,29 @@ def test_a_retry_after_past_the_run_deadline_gives_up_at_once(sleeps):
 )
 def test_a_path_segment_stays_one_segment(value, segment):
     assert path_segment(value) == segment
+
+
+@pytest.mark.timeout(20)
+def test_the_size_cap_holds_before_the_memory_is_spent():
+    """A 48 MB gzip bomb against a 2 MB cap: the memory held never nears the bomb's size."""
+    import tracemalloc
+
+    from mis_sync.connectors.integris.hostile import HostileDatashare
+
+    server = FakeDatashare({"students": []})
+    server._tokens.add("t")
+    bomb = HostileDatashare(server, gzip_bomb=48 * 1024 * 1024)
+    bomb.warm()
+    with serve(bomb) as base_url, pytest.raises(SourceError, match="max_response_mb = 2"):
+        tracemalloc.start()
+        try:
+            get(
+                base_url.removesuffix("/api"),
+                Limits(max_response_mb=2),
+                params={"limit": 500},
+                headers={"Authorization": "Bearer t"},
+            )
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+    assert peak < 12 * 1024 * 1024
