@@ -100,11 +100,12 @@ class Datashare:
                 params["cursor"] = cursor
             response = self._get(url, params, where)
             try:
-                # the common case, a page with no bad record, decodes in one call
-                page = typed(response.content)
-                out.extend(page.data)
-            except msgspec.ValidationError:
-                page = self._one_by_one(response.content, resource, where, out, invalid)
+                try:
+                    # the common case, a page with no bad record, decodes in one call
+                    page = typed(response.content)
+                    out.extend(page.data)
+                except msgspec.ValidationError:
+                    page = self._one_by_one(response.content, resource, where, out, invalid)
             except msgspec.DecodeError as exc:
                 raise SourceError(f"{where}: the body is not JSON ({exc})") from None
             except RecursionError:

@@ -36,7 +36,8 @@ class HostileDatashare:
     :param trickle: seconds between bytes of each page of `resource` (a slow body);
         with `endless_body`, the body never ends.
     :param gzip_bomb: bytes of padding, gzip-compressed, after `resource`'s first page.
-    :param nested: levels of nested arrays put into the first record of `resource`.
+    :param nested: levels of nested arrays put into the last record of each page of
+        `resource`, under a key the client ignores.
     :param echo: where the server repeats a secret back: "error_body" (a 403 whose
         `permission` is the token), "header" (every answer carries the token in a header),
         "cursor" (`next_cursor` is the token), "token_error" (a 401 on the token call whose
@@ -163,12 +164,13 @@ class HostileDatashare:
         elif self.total != "true":
             page["meta"]["total"] = self.total
         if self.nested and page["data"]:
-            first = _encode(page["data"][0])
+            *others, last = [_encode(r) for r in page["data"]]
             deep = b"[" * self.nested + b"]" * self.nested
-            spliced = first[:-1] + b',"Extra":' + deep + b"}"
+            spliced = last[:-1] + b',"Extra":' + deep + b"}"
+            records = b",".join([*others, spliced])
             rest = _encode({**page, "data": []})
             # splice by hand: encoding 100,000 levels would recurse as deep as decoding does
-            return "200 OK", rest.replace(b'"data":[]', b'"data":[' + spliced + b"]", 1)
+            return "200 OK", rest.replace(b'"data":[]', b'"data":[' + records + b"]", 1)
         return "200 OK", _encode(page)
 
     def _trickled(self, body: bytes) -> Iterator[bytes]:

@@ -170,9 +170,16 @@ def test_a_gzip_page_under_the_cap_is_read(school):
     assert result.exit_code == 0, result.stderr
 
 
+def after_a_bad_record() -> dict:
+    """A bad record before the deep one: the page is then read record by record."""
+    students = small()["students"]
+    return small(students=[dict(students[0], DateOfBirth="not a date"), students[1]])
+
+
 @pytest.mark.timeout(15)
-def test_a_record_nested_100000_levels_deep_fails_its_page_not_the_process(school):
-    result, _ = school(changed(), nested=100_000)
+@pytest.mark.parametrize("data", [changed, after_a_bad_record])
+def test_a_record_nested_100000_levels_deep_fails_its_page_not_the_process(school, data):
+    result, _ = school(data(), nested=100_000)
     assert result.exit_code == 1
     assert error_line(result) == (
         "mis-sync: error: students page 1: a record is nested too deeply to read (JSON arrays"
