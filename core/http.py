@@ -217,14 +217,18 @@ class HttpClient:
                     return reply
                 problem = f"HTTP {reply.status_code}"
             delay = self._delay(attempt, reply)
-            if (
-                attempt == self.retry.tries
-                or waited + delay > self.retry.budget
-                or time.monotonic() + delay > self.run_ends
-            ):
+            past_deadline = time.monotonic() + delay > self.run_ends
+            if attempt == self.retry.tries or waited + delay > self.retry.budget or past_deadline:
                 elapsed = time.monotonic() - started
+                why = (
+                    f"; waiting {delay:.1f}s more would pass run_deadline ="
+                    f" {self.limits.run_deadline:g}s"
+                    if past_deadline and attempt < self.retry.tries
+                    else ""
+                )
                 raise SourceError(
-                    f"{what}: gave up after {attempt} tries over {elapsed:.1f}s (last: {problem})",
+                    f"{what}: gave up after {attempt} tries over {elapsed:.1f}s"
+                    f" (last: {problem}){why}",
                     transient=True,
                 )
             self.sleep(delay)
