@@ -350,7 +350,9 @@ def _not_worth_retrying(exc: httpx.TransportError) -> str | None:
     if isinstance(exc, httpx.UnsupportedProtocol):
         return f"{exc}; not retried"
     cause: BaseException | None = exc
-    while cause is not None:
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
         if isinstance(cause, ssl.SSLCertVerificationError):
             return (
                 "the server's TLS certificate cannot be verified"
