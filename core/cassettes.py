@@ -5,6 +5,8 @@ are filtered when a cassette is recorded, so they never reach the repository.
 - The `client_secret` (and `client_id`) form fields become `***`.
 - Personal fields in JSON bodies (the connector names them) become stable pseudonyms, so a
   cassette recorded against a real school holds no real names, emails, phones or birthdays.
+- Every secret and token of the run being recorded (its HttpClient's redactor, see
+  core/redaction.py) becomes `***` wherever the server put it: a URL, a header, a body.
 - Loopback ports are pinned to one value, so a cassette recorded from a fake on a random port
   replays against any port.
 """
@@ -12,10 +14,13 @@ are filtered when a cassette is recorded, so they never reach the repository.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 
 import msgspec
+
+from . import redaction
 
 SCRUBBED = "***"
 REPLAY_PORT = 8765
@@ -28,9 +33,17 @@ _LOOPBACK = re.compile(r"^(https?://)(127\.0\.0\.1|localhost)(:\d+)?")
 _TWO = re.compile(r"(\s+(?:and|&)\s+)", re.IGNORECASE)
 
 
-def find_secrets(text: str) -> list[str]:
-    """Every token- or secret-looking string in `text` (used by tests over cassettes)."""
-    return [m.group(0)[:24] for p in SECRET_PATTERNS for m in p.finditer(text)]
+def find_secrets(text: str, known: Iterable[str] = ()) -> list[str]:
+    """Every token- or secret-looking string in `text` (used by tests over cassettes).
+
+    Patterns find what sits where a secret is expected; `known` (the run's secret and the
+    tokens it was given) finds what a server echoed anywhere else, in any form it takes.
+    """
+    found = [m.group(0)[:24] for p in SECRET_PATTERNS for m in p.finditer(text)]
+    redactor = redaction.Redactor(tuple(known))
+    if redactor(text) != text:
+        found.append("a known secret or token")
+    return found
 
 
 def pseudonym(value: str, kind: str) -> str:
@@ -58,16 +71,28 @@ def vcr(
     """A vcrpy VCR configured to scrub; `personal` maps JSON field name → date/email/phone/name."""
     import vcr as vcrpy
 
+    # vcrpy logs every request and response it records, bodies included, before the filters
+    # below run: at -vv that would print a token answer and pupils' records in full.
+    logging.getLogger("vcr").setLevel(logging.WARNING)
     personal = personal or {}
 
     def request(req):
-        req.uri = _LOOPBACK.sub(rf"\g<1>127.0.0.1:{REPLAY_PORT}", req.uri)
+        req.uri = redaction.redact(_LOOPBACK.sub(rf"\g<1>127.0.0.1:{REPLAY_PORT}", req.uri))
+        if req.body:
+            req.body = _redacted(req.body)
+        for name, value in list(req.headers.items()):
+            req.headers[name] = redaction.redact(value) if isinstance(value, str) else value
         return req
 
     def response(resp):
         body = resp.get("body", {}).get("string")
+        _learn_token(body)
         if body:
-            resp["body"]["string"] = scrub_body(body, personal)
+            resp["body"]["string"] = _redacted(scrub_body(body, personal))
+        resp["headers"] = {
+            name: [redaction.redact(v) if isinstance(v, str) else v for v in values]
+            for name, values in resp.get("headers", {}).items()
+        }
         return resp
 
     return vcrpy.VCR(
@@ -82,12 +107,35 @@ def vcr(
     )
 
 
+def _learn_token(body: bytes | str | None) -> None:
+    """A token answer is recorded before the client has read its token: tell the redactor,
+    so a server that also echoes it in a header of that very answer is scrubbed too."""
+    redactor = redaction.active()
+    if redactor is None or not body:
+        return
+    try:
+        data = msgspec.json.decode(body.encode() if isinstance(body, str) else body)
+    except (msgspec.DecodeError, RecursionError):
+        return
+    if isinstance(data, dict) and isinstance(data.get("access_token"), str):
+        redactor.add(data["access_token"])
+
+
+def _redacted(body: bytes | str) -> bytes | str:
+    """`body` with the recording run's secrets taken out, in the type it came in."""
+    if isinstance(body, str):
+        return redaction.redact(body)
+    text = body.decode("utf-8", "surrogateescape")
+    clean = redaction.redact(text)
+    return body if clean == text else clean.encode("utf-8", "surrogateescape")
+
+
 def scrub_body(body: bytes | str, personal: dict[str, str]) -> bytes | str:
     raw = body.encode() if isinstance(body, str) else body
     try:
         data = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return body  # not JSON (an error page): nothing structured to scrub
+    except (msgspec.DecodeError, RecursionError):
+        return body  # not JSON (an error page), or too deep to walk: nothing structured
     if isinstance(data, dict) and "access_token" in data:
         data["access_token"] = SCRUBBED
     if isinstance(data, dict) and isinstance(data.get("data"), list):

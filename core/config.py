@@ -6,17 +6,21 @@ and it only runs when something is already wrong.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 
 from .errors import ConfigError
 
 DEFAULT_DATABASE = "sqlite:///mis-sync.db"
+log = logging.getLogger("mis_sync.config")
 T = TypeVar("T", bound=msgspec.Struct)
 
 
@@ -86,7 +90,27 @@ def load_config(path: Path | None) -> Config:
     except msgspec.ValidationError as exc:
         raise _config_error(path, text, exc, ()) from None
     config.path = str(path)
+    _warn_if_world_readable(path, config.database)
     return config
+
+
+def _warn_if_world_readable(path: Path, database: str) -> None:
+    """A password in the database URL of a file every user may read gets a warning.
+
+    A warning, not an error: the run still works, and refusing would stop a school's sync
+    over a file mode. The password itself is never shown.
+    """
+    try:
+        password = urlsplit(database).password
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return
+    if password and mode & stat.S_IROTH:
+        log.warning(
+            "%s: the database URL holds a password and the file is readable by every user"
+            " of this machine; chmod o-r it (or chmod 600)",
+            path,
+        )
 
 
 def bind_school(

@@ -20,7 +20,12 @@ from .errors import ConfigError
 
 CONNECTOR_GROUP = "mis_sync.connectors"
 PLUGIN_GROUP = "mis_sync.plugins"
-DEFAULT_PLUGINS = ("mis_sync.core.rules", "mis_sync.core.local", "mis_sync.core.fixes")
+DEFAULT_PLUGINS = (
+    "mis_sync.core.rules",
+    "mis_sync.core.local",
+    "mis_sync.core.fixes",
+    "mis_sync.core.limits",
+)
 
 log = logging.getLogger("mis_sync.plugins")
 

@@ -13,6 +13,7 @@ import msgspec
 from mis_sync.core.config import secret_from_env
 from mis_sync.core.hookspecs import Demo, hookimpl
 from mis_sync.core.http import HttpClient
+from mis_sync.core.limits import Limits
 
 from .client import Datashare
 from .mapping import to_dataset
@@ -62,19 +63,20 @@ def mis_sync_demo():
 @hookimpl
 def mis_sync_fetch(school, transport, progress):
     opts = school.options(IntegrisOptions)
+    limits = school.options(Limits)
     secret = secret_from_env(school, opts.client_secret_env, "client_secret_env")
-    http = HttpClient(opts.base_url, transport=transport, timeout=opts.timeout, secrets=(secret,))
-    try:
+    with HttpClient(
+        opts.base_url, transport=transport, timeout=opts.timeout, limits=limits, secrets=(secret,)
+    ) as http:
         source = Datashare(
             http,
             school_id=opts.school_id,
             client_id=opts.client_id,
             client_secret=secret,
             limit=opts.page_limit,
+            limits=limits,
         )
         return source.fetch_all(progress)
-    finally:
-        http.close()
 
 
 @hookimpl

@@ -1,18 +1,20 @@
 """Datashare over HTTP: OAuth client credentials, cursor paging, and the errors of the wire spec.
 
-Retries, back-off and redaction come from core's HttpClient; this module only knows what
-Datashare's statuses and pages mean.
+Retries, back-off, deadlines, size caps and redaction come from core's HttpClient, and the
+page, record and total checks from core's Paging; this module only knows what Datashare's
+statuses and pages mean.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-import httpx
 import msgspec
 
 from mis_sync.core.errors import SourceError
-from mis_sync.core.http import HttpClient
+from mis_sync.core.http import HttpClient, Reply, path_segment
+from mis_sync.core.limits import DEFAULT_LIMITS, Limits, Paging
 
 from . import wire
 
@@ -33,12 +35,14 @@ class Datashare:
         client_id: str,
         client_secret: str,
         limit: int = 500,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.http = http
         self.school_id = school_id
         self.client_id = client_id
         self.client_secret = client_secret
         self.limit = limit
+        self.limits = limits
         self.token: str | None = None
         http.add_secret(client_secret)
 
@@ -66,7 +70,12 @@ class Datashare:
             raise SourceError("token request: the answer holds no access_token") from None
         if not isinstance(token, str) or not token:
             raise SourceError("token request: the answer holds no access_token")
-        self.http.add_secret(token)
+        self.http.add_secret(token)  # before any check: a bad token is still a secret
+        if not _BEARER_TOKEN.fullmatch(token):
+            raise SourceError(
+                "token request: the access_token holds a space, a line break or a character"
+                " that is not ASCII, so it cannot be sent in a header; not retried"
+            )
         self.token = token
 
     def fetch_all(self, progress: Callable[[str, int, int | None], None]) -> Fetched:
@@ -82,30 +91,41 @@ class Datashare:
         out: list = []
         cursor: str | None = None
         seen: set[str] = set()
-        page_no = 0
+        paging = Paging(resource, self.limits)
+        url = f"/v1/schools/{path_segment(self.school_id)}/{resource}"
         while True:
-            page_no += 1
-            where = f"{resource} page {page_no}"
+            where = paging.where()
             params = {"limit": self.limit}
             if cursor is not None:
                 params["cursor"] = cursor
-            response = self._get(f"/v1/schools/{self.school_id}/{resource}", params, where)
+            response = self._get(url, params, where)
             try:
-                # the common case, a page with no bad record, decodes in one call
-                page = typed(response.content)
-                out.extend(page.data)
-            except msgspec.ValidationError:
-                page = self._one_by_one(response.content, resource, where, out, invalid)
+                try:
+                    # the common case, a page with no bad record, decodes in one call
+                    page = typed(response.content)
+                    out.extend(page.data)
+                except msgspec.ValidationError:
+                    page = self._one_by_one(response.content, resource, where, out, invalid)
             except msgspec.DecodeError as exc:
                 raise SourceError(f"{where}: the body is not JSON ({exc})") from None
+            except RecursionError:
+                # msgspec cannot skip a value nested deeper than Python's recursion limit,
+                # so the record cannot be told from the rest of its page: the page fails.
+                raise SourceError(
+                    f"{where}: a record is nested too deeply to read (JSON arrays or objects"
+                    " over about 1000 levels); nothing stored"
+                ) from None
+            paging.add(len(page.data), page.meta.total)
             progress(resource, len(out), page.meta.total)
             cursor = page.meta.next_cursor
             if not cursor:
+                paging.done()
                 return out
             if cursor in seen:
                 raise SourceError(
                     f"{where}: next_cursor repeats an earlier cursor; stopped instead of looping"
                 )
+            paging.next_page()
             seen.add(cursor)
 
     def _one_by_one(self, content: bytes, resource: str, where: str, out: list, invalid: list):
@@ -122,7 +142,7 @@ class Datashare:
                 invalid.append((resource, *wire.describe_invalid(resource, bytes(raw), exc)))
         return page
 
-    def _get(self, url: str, params: dict, where: str) -> httpx.Response:
+    def _get(self, url: str, params: dict, where: str) -> Reply:
         refreshed = False
         while True:
             response = self.http.request(
@@ -154,7 +174,10 @@ class Datashare:
             raise SourceError(f"{where}: unexpected HTTP {status}")
 
 
-def _json(response: httpx.Response) -> dict:
+_BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")  # what a header can carry as one token
+
+
+def _json(response: Reply) -> dict:
     try:
         body = msgspec.json.decode(response.content)
     except msgspec.DecodeError:
@@ -162,6 +185,6 @@ def _json(response: httpx.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _error_code(response: httpx.Response) -> str | None:
+def _error_code(response: Reply) -> str | None:
     code = _json(response).get("error")
     return code if isinstance(code, str) else None

@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -244,20 +245,25 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(
+    app, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
     """Serve `app` on loopback in a daemon thread and yield its base URL (ending in /api).
 
     Real sockets, so tests exercise what the in-process transport cannot: connection
-    handling, retries over the wire, and vcrpy recording.
+    handling, retries over the wire, and vcrpy recording. With `tls` (a server context),
+    it speaks HTTPS.
     """
     server = make_server(
         host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
     )
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
     try:
-        yield f"http://{host}:{server.server_port}{PREFIX}"
+        yield f"{'https' if tls else 'http'}://{host}:{server.server_port}{PREFIX}"
     finally:
         server.shutdown()
         server.server_close()
