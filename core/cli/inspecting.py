@@ -52,7 +52,7 @@ def changes(ctx: Context, school, run_no, as_json):
         return print_json(rows)
     table(
         "Changes",
-        ["run", "entity", "id", "op", "changes"],
+        ["run", "entity", "id", "op", "changes", "who", "when"],
         [{**r, "changes": fmt_changes(r["changes"])} for r in rows],
     )
 

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 from sqlalchemy import Connection, and_, bindparam, create_engine, delete, event, select, update
@@ -21,6 +21,7 @@ from ..schema import ENTITIES, Dataset
 from . import migrate
 from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
+from .lifecycle import Lifecycle, hand_event
 from .lock import school_lock
 from .queries import Queries
 from .tables import record_row as _is
@@ -28,12 +29,9 @@ from .tables import record_row as _is
 CHUNK = 500  # rows per IN (...) when reading old JSON back
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Store(Queries):
-    """The writes of a run (and of local fields); what people look at is in queries.py."""
+class Store(Lifecycle, Queries):
+    """The writes of a run (and of local fields); what people look at is in queries.py, the
+    retention purge and erasure in lifecycle.py."""
 
     def __init__(self, url: str) -> None:
         try:
@@ -45,7 +43,8 @@ class Store(Queries):
         kwargs = {}
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
-        self.engine = create_engine(parsed, **kwargs)
+        # errors name the statement, never its parameters: those hold pupils' data
+        self.engine = create_engine(parsed, hide_parameters=True, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate.ensure(self.engine)
@@ -80,14 +79,14 @@ class Store(Queries):
             conn.execute(
                 update(t.runs)
                 .where(t.runs.c.school == school, t.runs.c.status == "running")
-                .values(status="failed", finished=now(), message="interrupted: the run died")
+                .values(status="failed", finished=t.stamp(), message="interrupted: the run died")
             )
             return conn.execute(
                 t.runs.insert().values(
                     school=school,
                     connector=connector,
                     status="running",
-                    started=now(),
+                    started=t.stamp(),
                     origin=origin,
                 )
             ).inserted_primary_key[0]
@@ -97,7 +96,7 @@ class Store(Queries):
             conn.execute(
                 update(t.runs)
                 .where(t.runs.c.run == run)
-                .values(status=status, finished=now(), message=message)
+                .values(status=status, finished=t.stamp(), message=message)
             )
 
     def apply(
@@ -143,7 +142,7 @@ class Store(Queries):
                 .where(t.runs.c.run == run)
                 .values(
                     status="ok",
-                    finished=now(),
+                    finished=t.stamp(),
                     inserted=summary["inserted"],
                     updated=summary["updated"],
                     deleted=summary["deleted"],
@@ -272,19 +271,31 @@ class Store(Queries):
                 ],
             )
 
-    def set_local(self, school: str, entity: str, rid: str, field: str, value: str | None) -> None:
+    def set_local(
+        self,
+        school: str,
+        entity: str,
+        rid: str,
+        field: str,
+        value: str | None,
+        *,
+        who: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Set a school-owned field; a change is audited as a `local` event with who (the OS
+        user unless given: the dashboard passes its user), when, and the old and new value."""
         with self.engine.begin() as conn:
             known = conn.execute(
                 select(t.records.c.id).where(_is(t.records, school, entity, rid))
             ).first()
             if known is None:
                 raise ConfigError(f"school {school!r}: no {entity[:-1]} with ID {rid!r} is stored")
-            conn.execute(
-                delete(t.local_fields).where(
-                    _is(t.local_fields, school, entity, rid),
-                    t.local_fields.c.field == field,
-                )
-            )
+            mine = and_(_is(t.local_fields, school, entity, rid), t.local_fields.c.field == field)
+            old = conn.execute(select(t.local_fields.c.value).where(mine)).scalar()
+            if old != value:
+                changes = {field: [old, value]}
+                hand_event(conn, school, [(entity, rid)], "local", changes, who=who, now=now)
+            conn.execute(delete(t.local_fields).where(mine))
             conn.execute(
                 t.local_fields.insert().values(
                     school=school, entity=entity, id=rid, field=field, value=value
