@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import zlib
 
 from sqlalchemy import inspect, select, text
@@ -32,3 +33,20 @@ def _text(value) -> str:
             raw = zlib.decompress(raw)
         return raw.decode("utf-8", "replace")
     return str(value)
+
+
+def assert_only_canonical_fields(engine) -> None:
+    """Records hold only canonical fields, and events only name canonical fields (or a
+    delete's reason): nothing a source sends beyond the model is kept under another key."""
+    from mis_sync.core.schema import ENTITIES, export_fields
+
+    with engine.connect() as conn:
+        records = conn.execute(select(text("entity, data")).select_from(text("records"))).all()
+        events = conn.execute(select(text("entity, op, changes")).select_from(text("events")))
+        events = events.all()
+    assert records and events
+    for entity, data in records:
+        assert set(json.loads(data)) <= set(export_fields(entity)), (entity, data)
+    for entity, op, changes in events:
+        allowed = {"reason"} if op == "delete" else set(ENTITIES[entity].__struct_fields__)
+        assert set(json.loads(changes)) <= allowed, (entity, op, changes)
