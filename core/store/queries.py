@@ -189,7 +189,7 @@ def person_keys(conn: Connection, school: str, entity: str, rid: str) -> list[tu
     if side is None:
         return keys
     links = set()
-    for table in (t.records, t.left_out):
+    for table in (t.records, t.left_out, t.events):
         ids = table.c.id
         named = (
             ids.startswith(f"{rid}:", autoescape=True)
@@ -200,7 +200,8 @@ def person_keys(conn: Connection, school: str, entity: str, rid: str) -> list[tu
             table.c.school == school, table.c.entity == "contact-links", named
         )
         for lid, data in conn.execute(query):
-            # a stored link says whose it is; a left-out one has only its ID to go by
+            # a stored link says whose it is; elsewhere (left out, or only its events left
+            # after a purge or a forget) its ID is all there is to go by
             if table is not t.records or json.loads(data)[side] == rid:
                 links.add(("contact-links", lid))
     return keys + sorted(links)
