@@ -97,9 +97,10 @@ def hand_event(
 
 
 # -- the places that hold a record's personal data ----------------------------------------------
-# Each takes the keys of records to remove and returns how many rows it changed. A table that
+# Each takes the keys of records to remove and returns how many rows it deleted. A table that
 # holds records' personal data (the duplicates register, say) adds its step here, and both
-# `forget` and the retention purge remove records from it.
+# `forget` and the retention purge remove records from it. Events are not deleted but erased
+# (_erase_events): what happened stays.
 
 
 def _delete_rows(table) -> Callable[[Connection, str, Keys], int]:
@@ -114,24 +115,31 @@ def _delete_rows(table) -> Callable[[Connection, str, Keys], int]:
     return step
 
 
-def _erase_events(conn: Connection, school: str, keys: Keys) -> int:
-    e = t.events.c
-    changed = []
-    for part in _chunks(keys):
-        rows = conn.execute(
-            select(e.event, e.op, e.changes).where(e.school == school, _key_in(t.events, part))
-        )
-        changed += _erased(rows)
-    _update_changes(conn, changed)
-    return len(changed)
-
-
 PLACES: dict[str, Callable[[Connection, str, Keys], int]] = {
     "records": _delete_rows(t.records),
     "local fields": _delete_rows(t.local_fields),
     "left out": _delete_rows(t.left_out),
-    "events": _erase_events,
 }
+
+
+def _erase_events(conn: Connection, school: str, keys: Keys, after_run: int = 0) -> int:
+    """Erase the values of the events about `keys`, of runs after `after_run`.
+
+    Events have no index by record (it would slow every run's writes), so this reads the
+    school's events of those runs: a forget reads them all, a purge only those it has not
+    erased already by run.
+    """
+    e = t.events.c
+    changed = []
+    for part in _chunks(keys):
+        rows = conn.execute(
+            select(e.event, e.op, e.changes).where(
+                e.run > after_run, e.school == school, _key_in(t.events, part)
+            )
+        )
+        changed += _erased(rows)
+    _update_changes(conn, changed)
+    return len(changed)
 
 
 class Lifecycle:
@@ -168,6 +176,8 @@ class Lifecycle:
                 step(conn, school, gone)
             result["records"] = len(gone)
             result["events"] = self._erase_old_events(conn, school, done, through)
+            # a hand edit made on a record after it left (a room set on a deleted teacher)
+            result["events"] += _erase_events(conn, school, gone, after_run=through)
             result["summaries"] = conn.execute(
                 update(t.runs)
                 .where(r.school == school, r.run > done, r.run <= through, r.summary.is_not(None))
@@ -205,6 +215,7 @@ class Lifecycle:
         with self.lock(school), self.engine.begin() as conn:
             keys = person_keys(conn, school, entity, rid)
             removed = {name: step(conn, school, keys) for name, step in PLACES.items()}
+            removed["events"] = _erase_events(conn, school, keys)
             if not any(removed.values()):
                 raise ConfigError(f"school {school!r}: nothing is stored about {entity} {rid!r}")
             removed["source state"] = conn.execute(

@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from mis_sync.core.errors import ConfigError, SafeguardStop
 from mis_sync.core.store import tables as t
@@ -86,8 +86,14 @@ def test_a_purge_goes_over_nothing_twice_and_a_dry_run_changes_nothing(store):
     assert (dry["records"], dry["dry_run"]) == (1, True) and dry["events"] > 0
     assert stored_text(store.engine) == before
     assert store.purge("s1", 400, now=later(401))["records"] == 1
+    statements = []
+    listener = lambda conn, cursor, stmt, *a: statements.append(stmt)  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", listener)
     again = store.purge("s1", 400, now=later(401))
+    event.remove(store.engine, "before_cursor_execute", listener)
     assert (again["records"], again["events"], again["summaries"]) == (0, 0, 0)
+    # what the first purge went over is not read again: only runs and purges are looked at
+    assert not [s for s in statements if "events" in s or "records" in s], statements
 
 
 def test_a_pupil_back_within_retention_is_restored_and_after_it_stored_anew(store):
@@ -137,6 +143,25 @@ def test_every_successful_run_ends_with_the_purge(store):
     assert stored_row(store, "students", "S3").deleted is True
     sync(store, Source(s3_leaves))  # the default, 400 days
     assert stored_row(store, "students", "S3") is None
+
+
+def test_a_room_set_after_a_teacher_left_goes_with_the_purge(store):
+    def t1_gone():
+        ds = school()
+        ds.records["teachers"].pop("T1")
+        return ds
+
+    sync(store, Source())
+    sync(store, Source(t1_gone))
+    with store.engine.begin() as conn:
+        conn.execute(update(t.runs).values(started=t.stamp(later(-500))))
+    run = store.start_run("s1", "static")  # a run of today, without the purge that ends one
+    store.apply(run, "s1", t1_gone(), local={}, threshold=1.0)
+    store.set_local("s1", "teachers", "T1", "room", "Zq-Lab-9")
+    assert store.purge("s1", 400)["records"] == 1
+    assert "Zq-Lab-9" not in stored_text(store.engine)
+    [local] = [c for c in store.changes("s1", run) if c["op"] == "local"]
+    assert local["changes"] == {"room": [None, ERASED]}
 
 
 def test_a_failing_purge_never_fails_the_run(store, monkeypatch, caplog):
@@ -195,6 +220,10 @@ def test_forget_removes_every_trace_and_records_the_erasure(store):
     text = stored_text(store.engine)
     for value in [*PUPIL.values(), "Quorrowbie", RELATIONSHIP]:
         assert value not in text
+    for table in (t.records, t.left_out, t.local_fields):  # no row of theirs is left
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(table.c.entity, table.c.id)).all()
+        assert not {tuple(r) for r in rows} & set(done["keys"]), table.name
     assert stored_row(store, "contacts", "C1") is not None  # the parent is someone else
     forgets = [c for c in store.changes("s1") if c["op"] == "forget"]
     assert [(c["entity"], c["id"], c["who"], c["changes"]) for c in forgets] == [
@@ -215,6 +244,13 @@ def test_forget_of_a_contact_takes_their_links_and_nothing_else(store):
     assert "cC2@example.org" not in stored_text(store.engine)
     assert [c["id"] for c in store.export("s1", "contacts", {})] == ["C1"]
     assert [r["id"] for r in store.export("s1", "students", {})] == ["S1", "S2", "S3"]
+
+
+def test_forget_of_a_teacher_takes_their_local_fields(store):
+    sync(store, Source())
+    store.set_local("s1", "teachers", "T1", "room", "Zq-Room-5")
+    assert store.forget("s1", "teachers", "T1")["removed"]["local fields"] == 1
+    assert "Zq-Room-5" not in stored_text(store.engine)
 
 
 def test_forget_of_someone_never_stored_is_an_error_and_changes_nothing(store):
