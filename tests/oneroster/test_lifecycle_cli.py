@@ -78,3 +78,17 @@ def test_purge_says_what_it_would_do_and_what_it_did(synced):
     assert one["school"] == "oak"
     unknown = run_cli("purge", "--school", "elm")
     assert unknown.exit_code == 2 and "no school 'elm'" in unknown.stderr
+
+
+def test_purge_and_forget_wait_for_no_run_they_say_the_school_is_busy(synced, db_url):
+    from mis_sync.core.store import Store
+
+    store = Store(db_url)
+    try:
+        with store.lock("oak"):
+            for args in (["purge"], ["forget", "students", "s1", "--yes"]):
+                busy = run_cli(*args)
+                assert busy.exit_code == 4 and "another run holds it" in busy.stderr, args
+    finally:
+        store.close()
+    assert json.loads(out(run_cli("export-person", "students", "s1")))["records"]
