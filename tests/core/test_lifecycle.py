@@ -164,6 +164,31 @@ def test_a_room_set_after_a_teacher_left_goes_with_the_purge(store):
     assert local["changes"] == {"room": [None, ERASED]}
 
 
+def test_left_out_rows_go_when_no_run_has_refreshed_them_within_retention(store):
+    def with_a_club():
+        ds = school()
+        ds.add("classes", [klass("CLUB", ["S1"], ["T1"], kind=None, source_type="Club")])
+        return ds
+
+    sync(store, Source(with_a_club))
+    assert store.explain("s1", "classes", "CLUB")["kept"] is False
+    assert store.purge("s1", 400, now=later(399))["left_out"] == 0
+    assert store.purge("s1", 400, now=later(401))["left_out"] == 1
+    assert store.explain("s1", "classes", "CLUB")["reasons"] == ["never sent by the source"]
+    sync(store, Source(with_a_club))  # the next run's worklist is whole again
+    assert store.explain("s1", "classes", "CLUB")["reasons"][0].startswith("type")
+
+
+def test_a_database_error_shows_no_stored_value(store):
+    row = {"school": "s1", "entity": "students", "id": "S1", "hash": "h", "deleted": False}
+    row |= {"run": 1, "data": '{"surname": "Zq-Private-3"}'}
+    with store.engine.begin() as conn:
+        conn.execute(t.records.insert(), row)
+    with pytest.raises(Exception) as error, store.engine.begin() as conn:
+        conn.execute(t.records.insert(), row)  # the same key again
+    assert "Zq-Private-3" not in str(error.value)
+
+
 def test_a_failing_purge_never_fails_the_run(store, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
