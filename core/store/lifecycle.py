@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
 from ..errors import ConfigError
 from . import tables as t
@@ -269,7 +269,12 @@ def _update_changes(conn: Connection, changed: list[dict]) -> None:
 
 
 def _key_in(table, keys: Keys):
-    return tuple_(table.c.entity, table.c.id).in_(keys)
+    """(entity, id) in keys, as `entity = e AND id IN (...)` per entity: PostgreSQL reads
+    that through the primary key, where a row-value IN of 500 pairs scanned the table."""
+    ids: dict[str, list[str]] = {}
+    for entity, rid in keys:
+        ids.setdefault(entity, []).append(rid)
+    return or_(*(and_(table.c.entity == e, table.c.id.in_(i)) for e, i in sorted(ids.items())))
 
 
 def _chunks(keys: Keys):
