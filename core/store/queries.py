@@ -115,10 +115,28 @@ class Queries:
             if stored is not None and not stored.deleted:
                 reasons = ["stored copy kept unchanged", *reasons]
             return {"entity": entity, "id": rid, "kept": False, "reasons": reasons}
-        reason = (
-            "no longer sent by the source" if stored is not None else "never sent by the source"
-        )
+        if stored is not None:
+            reason = "no longer sent by the source"
+        else:
+            reason = self._gone_reason(school, entity, rid) or "never sent by the source"
         return {"entity": entity, "id": rid, "kept": False, "reasons": [reason]}
+
+    def _gone_reason(self, school: str, entity: str, rid: str) -> str | None:
+        """Why a record that left events behind is no longer stored: erased by a forget, or
+        purged after the retention period (its events are all that is left)."""
+        e = t.events.c
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(e.op, e.who, e.at)
+                .where(e.school == school, e.entity == entity, e.id == rid)
+                .order_by(e.event.desc())
+                .limit(1)
+            ).first()
+        if last is None:
+            return None
+        if last.op == "forget":
+            return f"forgotten: erased by {last.who} at {last.at}"
+        return "no longer sent by the source, and purged after the retention period"
 
     def person(self, school: str, entity: str, rid: str) -> dict:
         """Everything stored about one pupil, contact or teacher: a subject access request.

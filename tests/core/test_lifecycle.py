@@ -65,6 +65,9 @@ def test_a_record_gone_longer_than_retention_is_purged_and_its_events_lose_their
     done = store.purge("s1", 400, now=later(401))
     assert done["records"] == 1
     assert stored_row(store, "students", "S3") is None
+    assert store.explain("s1", "students", "S3")["reasons"] == [
+        "no longer sent by the source, and purged after the retention period"
+    ]
     after = events_of(store, "students", "S3")
     # what happened stays: op, entity, ID and which fields; the values do not
     assert [op for op, _ in after] == ["insert", "delete"]
@@ -239,7 +242,9 @@ def test_forget_removes_every_trace_and_records_the_erasure(store):
     text = stored_text(store.engine)
     assert all(v in text for v in [*PUPIL.values(), "Quorrowbie", RELATIONSHIP])
 
-    done = store.forget("s1", "students", "S1", who="dpo", now=later(0))
+    when = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    forgets_at = "2026-12-01T09:30:00Z"
+    done = store.forget("s1", "students", "S1", who="dpo", now=when)
     assert done["keys"] == [("students", "S1"), ("contact-links", "S1:C1")]
     assert done["removed"]["source state"] == 1
     text = stored_text(store.engine)
@@ -250,6 +255,9 @@ def test_forget_removes_every_trace_and_records_the_erasure(store):
             rows = conn.execute(select(table.c.entity, table.c.id)).all()
         assert not {tuple(r) for r in rows} & set(done["keys"]), table.name
     assert stored_row(store, "contacts", "C1") is not None  # the parent is someone else
+    assert store.explain("s1", "students", "S1")["reasons"] == [
+        f"forgotten: erased by dpo at {forgets_at}"
+    ]
     forgets = [c for c in store.changes("s1") if c["op"] == "forget"]
     assert [(c["entity"], c["id"], c["who"], c["changes"]) for c in forgets] == [
         ("students", "S1", "dpo", {}),
