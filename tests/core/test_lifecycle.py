@@ -42,11 +42,10 @@ def events_of(store, entity, rid):
         return [(op, json.loads(changes)) for op, changes in rows]
 
 
-def stored_row(store, entity, rid):
+def stored_row(store, entity, rid, key="s1"):
     with store.engine.connect() as conn:
-        return conn.execute(
-            select(t.records.c.deleted).where(t.records.c.entity == entity, t.records.c.id == rid)
-        ).first()
+        row = t.record_row(t.records, key, entity, rid)
+        return conn.execute(select(t.records.c.deleted).where(row)).first()
 
 
 # -- retention ------------------------------------------------------------------------------
@@ -268,6 +267,18 @@ def test_forget_removes_every_trace_and_records_the_erasure(store):
     assert ("students", "S1", "insert") in {
         (c["entity"], c["id"], c["op"]) for c in store.changes("s1", back["run"])
     }
+
+
+def test_forget_and_purge_touch_no_other_school(store):
+    for key in ("s1", "s2"):
+        sync(store, Source(), key=key)
+        sync(store, Source(s3_leaves), key=key)
+    other = store.person("s2", "students", "S1")
+    store.forget("s1", "students", "S1")
+    assert store.purge("s1", 400, now=later(401))["records"] == 1
+    assert store.person("s2", "students", "S1") == other
+    assert stored_row(store, "students", "S3", key="s2").deleted is True
+    assert [r["id"] for r in store.export("s2", "students", {})] == ["S1", "S2"]
 
 
 def test_forget_of_a_contact_takes_their_links_and_nothing_else(store):
