@@ -174,6 +174,21 @@ def purge_school(
         return store.purge(school.key, school.retention_days, now=now, dry_run=dry_run)
 
 
+def forget_person(store: Store, config: Config, key: str, entity: str, rid: str, **options) -> dict:
+    """`mis-sync forget`: erase one person from the store, and from the source state their
+    school's connector keeps, if it can edit it (hookspecs, mis_sync_forget)."""
+    edit = None
+    if key in config.schools:
+        school, pm = prepare(config, key)
+
+        def edit(data: bytes) -> bytes | None:
+            return pm.hook.mis_sync_forget(
+                school=school, entity=entity, record_id=rid, source_state=data
+            )
+
+    return store.forget(key, entity, rid, edit_state=edit, **options)
+
+
 def purge_after_run(store: Store, school: School) -> None:
     """Every successful run ends with the retention purge, in a transaction of its own after
     the run's commit and still under its lock: a purge that fails is logged and left for the

@@ -64,3 +64,12 @@ def mis_sync_map(school, raw, source_state):
     # Unchanged, it is not written again: an unchanged re-run writes nothing but its run row.
     dataset.source_state = None if kept == source_state else kept
     return dataset
+
+
+@hookimpl
+def mis_sync_forget(school, record_id, source_state):
+    """A forgotten pupil, parent or teacher leaves the kept rows too, so that the next delta
+    needs no bulk export (and brings them back only if the export sends them again)."""
+    opts = school.options(OneRosterOptions)
+    picture = state.load(source_state, opts.org)
+    return None if picture is None else state.dump(state.without(picture, record_id))

@@ -111,3 +111,12 @@ def _keep(name: str, org: str, state: State):
     if name == "enrollments":
         return lambda e: e.school == org or e.klass in state.classes
     return lambda _row: True
+
+
+def without(state: State, user: str) -> State:
+    """The picture without one user's rows (`mis-sync forget`): their user row, their
+    enrollments and their demographics. Other users' lists may still name their ID."""
+    state.users.pop(user, None)
+    state.demographics.pop(user, None)
+    state.enrollments = {k: e for k, e in state.enrollments.items() if e.user != user}
+    return state

@@ -56,7 +56,9 @@ def forget(ctx: Context, entity, record_id, school, yes, as_json):
         raise ConfigError(
             f"forget erases {entity} {record_id!r} of school {key!r} for good; pass --yes"
         )
-    done = ctx.store().forget(key, entity, record_id)
+    from ..pipeline import forget_person
+
+    done = forget_person(ctx.store(), ctx.config, key, entity, record_id)
     if as_json:
         return print_json(done)
     removed = ", ".join(f"{n} {place}" for place, n in done["removed"].items() if n)
@@ -65,7 +67,9 @@ def forget(ctx: Context, entity, record_id, school, yes, as_json):
         "  If the MIS still sends this record, the next run stores it again:"
         " remove or correct it in the MIS first."
     )
-    if done["removed"]["source state"]:
+    if done["source_state"] == "edited":
+        click.echo("  They were removed from the connector's copy of its source too.")
+    elif done["source_state"] == "dropped":
         click.echo(
             "  The connector's copy of its source was dropped: the next run needs a full export."
         )

@@ -204,13 +204,15 @@ class Lifecycle:
         *,
         who: str | None = None,
         now: datetime | None = None,
+        edit_state: Callable[[bytes], bytes | None] | None = None,
     ) -> dict:
         """Erase one person's data everywhere in the store now, and record the erasure.
 
         A pupil's or contact's links go with them. The school's source state (a connector's
-        own copy of its source) is dropped, since core cannot edit it: a connector that
-        keeps one rebuilds it from the next full export. Raises ConfigError (exit 2) when
-        nothing is stored about them.
+        own copy of its source) is handed to `edit_state` (pipeline.forget_person asks the
+        connector); when that gives nothing back it is dropped, and a connector that keeps
+        one rebuilds it from its next full export. Raises ConfigError (exit 2) when nothing
+        is stored about them.
         """
         with self.lock(school), self.engine.begin() as conn:
             keys = person_keys(conn, school, entity, rid)
@@ -218,11 +220,23 @@ class Lifecycle:
             removed["events"] = _erase_events(conn, school, keys)
             if not any(removed.values()):
                 raise ConfigError(f"school {school!r}: nothing is stored about {entity} {rid!r}")
-            removed["source state"] = conn.execute(
-                delete(t.source_state).where(t.source_state.c.school == school)
-            ).rowcount
+            state = self._edit_state(conn, school, edit_state)
             hand_event(conn, school, keys, "forget", {}, who=who, now=now)
-        return {"school": school, "entity": entity, "id": rid, "keys": keys, "removed": removed}
+        done = {"school": school, "entity": entity, "id": rid, "keys": keys, "removed": removed}
+        return {**done, "source_state": state}
+
+    def _edit_state(self, conn: Connection, school: str, edit) -> str | None:
+        """`edited`, `dropped`, or None when the school has no source state."""
+        s = t.source_state.c
+        data = conn.execute(select(s.data).where(s.school == school)).scalar()
+        if data is None:
+            return None
+        kept = edit(data) if edit else None
+        if kept is None:
+            conn.execute(delete(t.source_state).where(s.school == school))
+            return "dropped"
+        conn.execute(update(t.source_state).where(s.school == school).values(data=kept))
+        return "edited"
 
     def _gone(self, conn: Connection, school: str, through: int) -> Keys:
         """Records soft-deleted by a run up to `through`: a deleted row keeps its delete's run."""

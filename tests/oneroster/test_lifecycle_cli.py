@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import create_engine
 
 from mis_sync.core.store.lifecycle import os_user
 
-from .support import N, school, write, write_config
+from ..core.stored import stored_text
+from .support import N, delta, school, write, write_config
 from .support import cli as run_cli
 
 
@@ -36,15 +38,18 @@ def test_set_is_audited_and_changes_shows_who_and_when(synced):
     assert os_user() in out(run_cli("changes"))
 
 
-def test_forget_asks_for_yes_then_erases_and_says_the_next_run_brings_it_back(synced):
+def test_forget_asks_for_yes_then_erases_and_says_the_next_run_brings_it_back(synced, db_url):
     refused = run_cli("forget", "students", "s1")
     assert refused.exit_code == 2 and "pass --yes" in refused.stderr
     assert json.loads(out(run_cli("export-person", "students", "s1")))["records"]
 
     done = out(run_cli("forget", "students", "s1", "--yes"))
     assert "oak: students s1 forgotten" in done
-    assert "the next run stores it again" in done and "needs a full export" in done
+    assert "the next run stores it again" in done
+    assert "removed from the connector's copy of its source too" in done
     given, family = N[0]
+    text = stored_text(create_engine(db_url))  # the source state is searched decompressed
+    assert given not in text and family not in text and "Valley District" in text
     exported = out(run_cli("export", "students"))
     assert family not in exported and "s1" not in json.dumps(json.loads(exported))
     # what is left is the record of the erasure, and what happened without the values
@@ -92,3 +97,30 @@ def test_purge_and_forget_wait_for_no_run_they_say_the_school_is_busy(synced, db
     finally:
         store.close()
     assert json.loads(out(run_cli("export-person", "students", "s1")))["records"]
+
+
+def test_after_a_forget_a_delta_still_applies_and_only_a_resent_row_brings_them_back(
+    synced, db_url
+):
+    out(run_cli("forget", "students", "s2", "--yes"))
+    absent = {name: None for name in ("academicSessions", "classes", "enrollments", "orgs")}
+    absent |= {"demographics": None}
+    teacher = [u for u in school()["users"] if u["sourcedId"] == "t1"][0]
+    renamed = delta([{**teacher, "familyName": "Zqrenamed"}])
+    write(synced / "x", {**absent, "users": renamed}, modes={"users": "delta"})
+    after = json.loads(out(run_cli("run", "oneroster", "--json")))
+    assert after["status"] == "ok"  # no "sync a bulk export first": the state was kept
+    changes = {(c["entity"], c["id"]): c for c in json.loads(out(run_cli("changes", "--json")))}
+    assert changes.pop(("teachers", "t1"))["changes"] == {"surname": [N[3][1], "Zqrenamed"]}
+    # the picture no longer has the pupil: their ID leaves the lists, their only guardian goes
+    assert {k: c["op"] for k, c in changes.items()} == {
+        ("classes", "c-7a"): "update",
+        ("groups", "grade-07"): "update",
+        ("contacts", "g1"): "delete",
+    }
+    ids = [s["id"] for s in json.loads(out(run_cli("export", "students")))]
+    assert ids == ["s1"]
+    write(synced / "x", school())  # a bulk export that still sends them
+    out(run_cli("run", "oneroster"))
+    ids = [s["id"] for s in json.loads(out(run_cli("export", "students")))]
+    assert ids == ["s1", "s2"]
