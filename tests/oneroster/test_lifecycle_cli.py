@@ -103,6 +103,14 @@ def test_after_a_forget_a_delta_still_applies_and_only_a_resent_row_brings_them_
     synced, db_url
 ):
     out(run_cli("forget", "students", "s2", "--yes"))
+    from mis_sync.connectors.oneroster import state
+    from mis_sync.core.store import Store
+
+    store = Store(db_url)
+    picture = state.load(store.source_state("oak", "oneroster"), "sch-oak")
+    store.close()
+    assert "s2" not in picture.users and "s2" not in picture.demographics
+    assert [e for e in picture.enrollments.values() if e.user == "s2"] == []
     absent = {name: None for name in ("academicSessions", "classes", "enrollments", "orgs")}
     absent |= {"demographics": None}
     teacher = [u for u in school()["users"] if u["sourcedId"] == "t1"][0]
