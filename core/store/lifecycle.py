@@ -164,10 +164,12 @@ class Lifecycle:
         result.update(dict.fromkeys(("records", "events", "summaries", "left_out"), 0))
         r, p = t.runs.c, t.purges.c
         with self.engine.begin() as conn:
-            through = conn.execute(
-                select(func.max(r.run)).where(r.school == school, r.started < cutoff)
-            ).scalar()
-            done = conn.execute(select(p.through_run).where(p.school == school)).scalar() or 0
+            # one round trip: after a run, this is usually all a purge does
+            last_purge = select(p.through_run).where(p.school == school).scalar_subquery()
+            through, done = conn.execute(
+                select(func.max(r.run), last_purge).where(r.school == school, r.started < cutoff)
+            ).one()
+            done = done or 0
             if through is None or through <= done:
                 return {**result, "through_run": done or None}
             result["through_run"] = through
