@@ -30,10 +30,15 @@ class CoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     connector: str
     parental_responsibility_only: bool = False
     mass_delete_threshold: float = 0.2
+    # days a record no longer kept stays stored (and restorable under its ID) before it is
+    # purged: a pupil who leaves in July and comes back in September is still restored
+    retention_days: int = 400
 
     def __post_init__(self) -> None:
         if not 0 < self.mass_delete_threshold <= 1:
             raise ValueError("mass_delete_threshold must be more than 0 and at most 1")
+        if self.retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
 
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -52,6 +57,7 @@ class School:
         self.connector = core.connector
         self.parental_responsibility_only = core.parental_responsibility_only
         self.mass_delete_threshold = core.mass_delete_threshold
+        self.retention_days = core.retention_days
         self._options = options
 
     def options(self, cls: type[T]) -> T:

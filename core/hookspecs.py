@@ -138,6 +138,27 @@ def mis_sync_filter(school: School, dataset: Dataset) -> None:
     """
 
 
+# -- the data's lifecycle -------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mis_sync_forget(
+    school: School, entity: str, record_id: str, source_state: bytes
+) -> bytes | None:
+    """Return the school's source state without one person, for ``mis-sync forget``.
+
+    Core erases the person from its own tables; a connector that keeps a ``source_state``
+    (see ``mis_sync_map``) holds their source rows there too, and only it can read them.
+    Stops at the first non-None result. When no implementation answers, core drops the whole
+    state, and the connector rebuilds it from its next full export.
+
+    :param school: the school's config.
+    :param entity: ``students``, ``contacts`` or ``teachers``.
+    :param record_id: the person's ID in the store (the source ID it was mapped from).
+    :param source_state: the state last stored for the school by this connector.
+    """
+
+
 class Demo:
     """A connector's demo school: options for the config and a transport serving its data."""
 

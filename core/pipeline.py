@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -110,6 +111,8 @@ def run_school(
                 store.fail_run(run, status, _message(exc))
             log.info("%s: run %s ended: %s", school.key, run, _message(exc))
             raise
+        if run is not None:
+            purge_after_run(store, school)
     if run is None:
         return {
             "run": None,
@@ -161,6 +164,48 @@ def run_schools(
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, keys))
+
+
+def purge_school(
+    store: Store, school: School, *, now: datetime | None = None, dry_run: bool = False
+) -> dict:
+    """`mis-sync purge`: the school's retention purge, under its lock (store/lifecycle.py)."""
+    with store.lock(school.key):
+        return store.purge(school.key, school.retention_days, now=now, dry_run=dry_run)
+
+
+def forget_person(store: Store, config: Config, key: str, entity: str, rid: str, **options) -> dict:
+    """`mis-sync forget`: erase one person from the store, and from the source state their
+    school's connector keeps, if it can edit it (hookspecs, mis_sync_forget)."""
+    edit = None
+    if key in config.schools:
+        school, pm = prepare(config, key)
+
+        def edit(data: bytes) -> bytes | None:
+            return pm.hook.mis_sync_forget(
+                school=school, entity=entity, record_id=rid, source_state=data
+            )
+
+    return store.forget(key, entity, rid, edit_state=edit, **options)
+
+
+def purge_after_run(store: Store, school: School) -> None:
+    """Every successful run ends with the retention purge, in a transaction of its own after
+    the run's commit and still under its lock: a purge that fails is logged and left for the
+    next run, and never fails the sync it follows."""
+    try:
+        done = store.purge(school.key, school.retention_days)
+    except Exception as exc:  # noqa: BLE001 - the run is stored; the purge waits for the next
+        log.warning("%s: retention purge failed, left for the next run: %s", school.key, exc)
+        return
+    if done["records"] or done["events"]:
+        log.info(
+            "%s: purged %d records and the values of %d events older than %s",
+            school.key,
+            done["records"],
+            done["events"],
+            done["before"],
+        )
 
 
 def keep_last_good(store: Store, school: str, dataset) -> None:

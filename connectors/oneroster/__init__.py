@@ -101,3 +101,12 @@ def _check_org(picture: state.State, raw: Exchange, org: str) -> None:
             f"org {org!r} has no classes, so nothing of it can be kept; orgs with classes:"
             f" {', '.join(with_classes) or 'none'}"
         )
+
+
+@hookimpl
+def mis_sync_forget(school, record_id, source_state):
+    """A forgotten pupil, parent or teacher leaves the kept rows too, so that the next delta
+    needs no bulk export (and brings them back only if the export sends them again)."""
+    opts = school.options(OneRosterOptions)
+    picture = state.load(source_state, opts.org)
+    return None if picture is None else state.dump(state.without(picture, record_id))

@@ -136,3 +136,12 @@ def _keep(name: str, org: str, state: State):
     if name == "demographics":
         return lambda sid, _d: sid in state.users
     return lambda _sid, _row: True
+
+
+def without(state: State, user: str) -> State:
+    """The picture without one user's rows (`mis-sync forget`): their user row, their
+    enrollments and their demographics. Other users' lists may still name their ID."""
+    state.users.pop(user, None)
+    state.demographics.pop(user, None)
+    state.enrollments = {k: e for k, e in state.enrollments.items() if e.user != user}
+    return state

@@ -149,4 +149,4 @@ class NoConnector:
 
 
 # the commands register themselves on `main` as their modules are imported
-from . import admin, editing, inspecting, running, worklist  # noqa: E402, F401
+from . import admin, editing, inspecting, lifecycle, running, worklist  # noqa: E402, F401

@@ -15,7 +15,14 @@ def print_json(value) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-OPS = {"insert": "inserted", "update": "updated", "delete": "deleted", "restore": "restored"}
+OPS = {
+    "insert": "inserted",
+    "update": "updated",
+    "delete": "deleted",
+    "restore": "restored",
+    "local": "edited by hand",
+    "forget": "forgotten",
+}
 PAGE = 50  # events `changes` shows unless --limit says otherwise
 
 
@@ -106,9 +113,11 @@ def fmt_counts(counts: dict[str, dict[str, int]]) -> list[str]:
 
 
 def change_table(title: str, events: list[dict]) -> None:
+    """Events as a table; hand edits and erasures (`local`, `forget`) also say who and when."""
+    by_hand = any("who" in e for e in events)
     table(
         title,
-        ["entity", "id", "op", "changes"],
+        ["entity", "id", "op", "changes", *(("who", "when") if by_hand else ())],
         [{**e, "changes": fmt_changes(e["op"], e["changes"])} for e in events],
     )
 

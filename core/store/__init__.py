@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 from sqlalchemy import Connection, and_, bindparam, create_engine, delete, event, select, update
@@ -23,6 +23,7 @@ from . import duplicates, migrate
 from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
 from .duplicates import Duplicates
+from .lifecycle import Lifecycle, hand_event
 from .lock import school_lock
 from .queries import Queries, plan_events
 from .tables import record_row as _is
@@ -30,12 +31,10 @@ from .tables import record_row as _is
 CHUNK = 500  # rows per IN (...) when reading old JSON back
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Store(Queries, Duplicates):
-    """The writes of a run (and of local fields); what people look at is in queries.py."""
+class Store(Lifecycle, Queries, Duplicates):
+    """The writes of a run (and of local fields); what people look at is in queries.py, the
+    retention purge and erasure in lifecycle.py, the near-duplicate register in
+    duplicates.py."""
 
     def __init__(self, url: str) -> None:
         try:
@@ -47,7 +46,8 @@ class Store(Queries, Duplicates):
         kwargs = {}
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
-        self.engine = create_engine(parsed, **kwargs)
+        # errors name the statement, never its parameters: those hold pupils' data
+        self.engine = create_engine(parsed, hide_parameters=True, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate.ensure(self.engine)
@@ -82,14 +82,14 @@ class Store(Queries, Duplicates):
             conn.execute(
                 update(t.runs)
                 .where(t.runs.c.school == school, t.runs.c.status == "running")
-                .values(status="failed", finished=now(), message="interrupted: the run died")
+                .values(status="failed", finished=t.stamp(), message="interrupted: the run died")
             )
             return conn.execute(
                 t.runs.insert().values(
                     school=school,
                     connector=connector,
                     status="running",
-                    started=now(),
+                    started=t.stamp(),
                     origin=origin,
                 )
             ).inserted_primary_key[0]
@@ -99,7 +99,7 @@ class Store(Queries, Duplicates):
             conn.execute(
                 update(t.runs)
                 .where(t.runs.c.run == run)
-                .values(status=status, finished=now(), message=message)
+                .values(status=status, finished=t.stamp(), message=message)
             )
 
     def apply(
@@ -141,7 +141,7 @@ class Store(Queries, Duplicates):
                 conn.rollback()
                 return {**summary, "message": stop, "changes": plan_events(plan)}
             self._write(conn, run, school, plan)
-            duplicates.record(conn, run, school, now(), dataset)
+            duplicates.record(conn, run, school, t.stamp(), dataset)
             if dataset.source_state is not None:
                 self._put_source_state(conn, run, school, dataset.source_state)
             message = f"mass delete allowed: {', '.join(over)}" if over else None
@@ -150,7 +150,7 @@ class Store(Queries, Duplicates):
                 .where(t.runs.c.run == run)
                 .values(
                     status="ok",
-                    finished=now(),
+                    finished=t.stamp(),
                     inserted=summary["inserted"],
                     updated=summary["updated"],
                     deleted=summary["deleted"],
@@ -280,19 +280,31 @@ class Store(Queries, Duplicates):
                 ],
             )
 
-    def set_local(self, school: str, entity: str, rid: str, field: str, value: str | None) -> None:
+    def set_local(
+        self,
+        school: str,
+        entity: str,
+        rid: str,
+        field: str,
+        value: str | None,
+        *,
+        who: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Set a school-owned field; a change is audited as a `local` event with who (the OS
+        user unless given: the dashboard passes its user), when, and the old and new value."""
         with self.engine.begin() as conn:
             known = conn.execute(
                 select(t.records.c.id).where(_is(t.records, school, entity, rid))
             ).first()
             if known is None:
                 raise ConfigError(f"school {school!r}: no {entity[:-1]} with ID {rid!r} is stored")
-            conn.execute(
-                delete(t.local_fields).where(
-                    _is(t.local_fields, school, entity, rid),
-                    t.local_fields.c.field == field,
-                )
-            )
+            mine = and_(_is(t.local_fields, school, entity, rid), t.local_fields.c.field == field)
+            old = conn.execute(select(t.local_fields.c.value).where(mine)).scalar()
+            if old != value:
+                changes = {field: [old, value]}
+                hand_event(conn, school, [(entity, rid)], "local", changes, who=who, now=now)
+            conn.execute(delete(t.local_fields).where(mine))
             conn.execute(
                 t.local_fields.insert().values(
                     school=school, entity=entity, id=rid, field=field, value=value

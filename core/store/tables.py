@@ -6,6 +6,8 @@ membership lists, so a changed class rewrites one row, not thousands. A change h
 migration in core/migrations/versions; tests/core/test_migrations.py compares the two.
 """
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -83,9 +85,16 @@ events = Table(
     Column("school", String(100), nullable=False),
     Column("entity", String(20), nullable=False),
     Column("id", String(255), nullable=False),
-    Column("op", String(8), nullable=False),  # insert, update, delete, restore
-    # JSON {field: [old, new]}, {"reason": ...} for a delete, the new record for an insert
+    # insert, update, delete, restore (a run's); local (a hand edit), forget (an erasure)
+    Column("op", String(8), nullable=False),
+    # JSON {field: [old, new]}, {"reason": ...} for a delete, the new record for an insert;
+    # after retention or an erasure the values are ERASED and only the field names remain
     Column("changes", Text, nullable=False),
+    # who made a local edit or an erasure (OS or dashboard user) and when; null for a run's
+    # events, whose time is their run's. A hand-made event's run is the school's latest
+    # completed run when it was made, so `changes` lists it with that run.
+    Column("who", String(200)),
+    Column("at", String(32)),
     Index("events_run", "run"),
 )
 
@@ -115,6 +124,24 @@ near_duplicates = Table(
     Column("dismissed", String(32)),  # when the school said "not a duplicate", or null
     Column("records", Text, nullable=False),  # JSON {id: contact fields + pupils}, as last seen
 )
+
+
+# How far each school's retention purge has gone (store/lifecycle.py): every event and run
+# summary of its runs up to `through_run` has lost its values, and no record soft-deleted by
+# one of those runs is left, so a purge after an unchanged run has nothing to look at.
+purges = Table(
+    "purges",
+    metadata,
+    Column("school", String(100), primary_key=True),
+    Column("through_run", Integer, nullable=False),
+    Column("at", String(32), nullable=False),  # when that purge ran
+)
+
+
+def stamp(when: datetime | None = None) -> str:
+    """Every stored time: ISO 8601 UTC to the second, as the JSON shows it (now by default).
+    Strings of this one form sort as times, so a cutoff is a string comparison in SQL."""
+    return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def record_row(table, school: str, entity: str, rid: str):

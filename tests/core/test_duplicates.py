@@ -3,6 +3,7 @@ support; through the CLI on both databases over the tiny school (tests/core/tiny
 
 from __future__ import annotations
 
+import json
 import re
 
 from .tiny import table_rows
@@ -141,3 +142,11 @@ def test_the_report_names_pupils_by_id_only(school):
     report = school("duplicates", "report", "9002", "9004").stdout
     assert "4821" in report and "4822" in report
     assert not {"Amy", "Ben"} & set(re.findall(r"\w+", report))
+
+
+def test_forgetting_a_contact_takes_their_pairs_out_of_the_register(school):
+    school.run()
+    done = school("forget", "contacts", "9004", "--yes", "--json")
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["removed"]["near duplicates"] == 1
+    assert school.json("duplicates", "--all") == []
