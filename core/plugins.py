@@ -65,11 +65,17 @@ def manager(
     return pm
 
 
+def require_installed(name: str) -> None:
+    """Stop (exit 2) on a connector name no installed package provides, listing those that are."""
+    if name not in (known := installed_connectors()):
+        listed = ", ".join(sorted(known)) or "none"
+        raise ConfigError(f"connector {name!r} is not installed (installed: {listed})")
+
+
 def load_connector(name: str, installed: EntryPoints) -> object:
     found = list(installed.select(group=CONNECTOR_GROUP, name=name))
     if not found:
-        known = ", ".join(sorted(installed_connectors())) or "none"
-        raise ConfigError(f"unknown connector {name!r} (installed: {known})")
+        require_installed(name)
     return found[0].load()
 
 

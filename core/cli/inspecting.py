@@ -1,4 +1,8 @@
-"""Commands that only read the store: `runs`, `changes`, `explain`, `export`."""
+"""Commands that only read the store: `runs`, `changes`, `explain`, `export`.
+
+Each opens the store with `ctx.reader()` (never creating a database) and checks `--school`
+with `ctx.school_key`, so a typo is exit 2, never an empty answer.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,25 @@ import sys
 
 import click
 
-from . import ENTITY, Context, NoConnector, handled, main, pass_ctx
+from . import ENTITY, Context, NoConnector, command
 from .output import fmt_changes, print_json, table
 
+# the largest run number the store's integer column holds, on SQLite and PostgreSQL alike
+RUN_NUMBER = click.IntRange(1, 2**31 - 1)
 
-@main.command()
+
+@command()
 @click.option("--school", help="Only this school.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handled
-def runs(ctx: Context, school, as_json):
+@click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=20, show_default=True, help="Newest N."
+)
+def runs(ctx: Context, school, limit):
     """List past runs: when, status and counts."""
-    rows = ctx.store().runs(school)
-    if as_json:
+    store = ctx.reader()
+    if school is not None:
+        school = ctx.school_key(school, store)
+    rows = store.runs(school, limit=limit)
+    if ctx.json:
         return print_json(rows)
     table(
         "Runs",
@@ -39,16 +49,14 @@ def runs(ctx: Context, school, as_json):
     )
 
 
-@main.command()
+@command()
 @click.option("--school", help="The school (optional when one is configured).")
-@click.option("--run", "run_no", type=int, help="The run (default: the latest completed run).")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handled
-def changes(ctx: Context, school, run_no, as_json):
+@click.option("--run", "run_no", type=RUN_NUMBER, help="The run (default: the latest completed).")
+def changes(ctx: Context, school, run_no):
     """Show the change events of a run, with old and new field values."""
-    rows = ctx.store().changes(ctx.school_key(school), run_no)
-    if as_json:
+    store = ctx.reader()
+    rows = store.changes(ctx.school_key(school, store), run_no)
+    if ctx.json:
         return print_json(rows)
     table(
         "Changes",
@@ -57,40 +65,37 @@ def changes(ctx: Context, school, run_no, as_json):
     )
 
 
-@main.command()
+@command()
 @click.argument("entity", type=ENTITY)
 @click.argument("record_id")
 @click.option("--school", help="The school (optional when one is configured).")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handled
-def explain(ctx: Context, entity, record_id, school, as_json):
+def explain(ctx: Context, entity, record_id, school):
     """Say whether a record is kept and, if not, the chain of reasons."""
-    answer = ctx.store().explain(ctx.school_key(school), entity, record_id)
-    if as_json:
+    store = ctx.reader()
+    answer = store.explain(ctx.school_key(school, store), entity, record_id)
+    if ctx.json:
         return print_json(answer)
     click.echo(f"{entity} {record_id}: {'kept' if answer['kept'] else 'left out'}")
     for n, reason in enumerate(answer["reasons"]):
         click.echo(f"{'  ' * (n + 1)}{'because ' if n else ''}{reason}")
 
 
-@main.command()
+@command()
 @click.argument("entity", type=ENTITY)
 @click.option("--school", help="The school (optional when one is configured).")
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
 )
-@pass_ctx
-@handled
 def export(ctx: Context, entity, school, fmt):
     """Print the kept records of one entity as JSON or CSV."""
     from ..pipeline import local_fields
     from ..plugins import manager
 
-    store = ctx.store()
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
     local = local_fields(manager(NoConnector()))
-    rows = store.export(ctx.school_key(school), entity, local)
-    if fmt == "json":
+    rows = store.export(key, entity, local)
+    if fmt == "json" or ctx.json:
         return print_json(rows)
     import csv
 

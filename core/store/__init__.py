@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import Connection, and_, bindparam, create_engine, delete, event, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-from ..errors import ConfigError, SafeguardStop
+from ..errors import ConfigError, EnvironmentProblem, NothingStored, SafeguardStop
 from ..schema import ENTITIES, Dataset
 from . import migrate
 from . import tables as t
@@ -35,20 +35,38 @@ def now() -> str:
 class Store(Queries):
     """The writes of a run (and of local fields); what people look at is in queries.py."""
 
-    def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(url)
-        except Exception:
-            raise ConfigError(f"database: not a database URL: {url!r}") from None
-        if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the database at `url`; with `create`, make its tables if it has none.
+
+        A command that only reads passes create=False: then a missing SQLite file or a
+        database without the store's tables is an error (exit 2), and nothing is created.
+        Every failure to reach it is one line with the URL's password masked.
+        """
+        parsed = database_url(url)
+        self.where = parsed.render_as_string(hide_password=True)
+        backend = parsed.get_backend_name()
         kwargs = {}
-        if parsed.get_backend_name() == "sqlite":
+        if backend == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
-        self.engine = create_engine(parsed, **kwargs)
-        if parsed.get_backend_name() == "sqlite":
+            path = parsed.database or ""
+            if path and path != ":memory:" and not path.startswith("file:"):
+                _check_sqlite_path(self.where, path, create)
+        try:
+            self.engine = create_engine(parsed, **kwargs)
+        except ModuleNotFoundError as exc:
+            raise _missing_driver(parsed, exc) from None
+        if backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrate.ensure(self.engine)
+        try:
+            migrate.ensure(self.engine, may_create=create, where=self.where)
+        except Exception as exc:
+            from ..errors import from_environment
+
+            known = from_environment(exc, self.where)
+            self.engine.dispose()
+            if known is None:
+                raise
+            raise known from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -89,6 +107,23 @@ class Store(Queries):
                     status="running",
                     started=now(),
                     origin=origin,
+                )
+            ).inserted_primary_key[0]
+
+    def refused_run(self, school: str, connector: str, origin: str, message: str) -> int:
+        """A run refused because another holds the school: listed as failed, with the message
+        naming the holder. Written without the lock, and touching no other run's row."""
+        with self.engine.begin() as conn:
+            at = now()
+            return conn.execute(
+                t.runs.insert().values(
+                    school=school,
+                    connector=connector,
+                    status="failed",
+                    started=at,
+                    finished=at,
+                    origin=origin,
+                    message=message,
                 )
             ).inserted_primary_key[0]
 
@@ -380,3 +415,48 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def database_url(url: str) -> URL:
+    """The config's `database` as SQLAlchemy's URL: `postgres://` and `postgresql://` mean
+    PostgreSQL through psycopg 3, as most tools take them; other backends are refused."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(
+            "database: not a database URL (sqlite:///path or postgresql://user@host/db)"
+        ) from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        shown = parsed.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"database {shown}: {backend} is not supported; use SQLite (sqlite:///path)"
+            " or PostgreSQL (postgresql://user@host/db)"
+        )
+    return parsed
+
+
+def _missing_driver(parsed: URL, exc: ModuleNotFoundError) -> EnvironmentProblem:
+    extra = "postgres" if parsed.get_backend_name() == "postgresql" else None
+    shown = parsed.render_as_string(hide_password=True)
+    hint = f"pip install 'mis-sync[{extra}]'" if extra else "install its driver"
+    return EnvironmentProblem(f"database {shown}: driver {exc.name} is not installed; {hint}")
+
+
+def _check_sqlite_path(where: str, path: str, create: bool) -> None:
+    """SQLite would create a missing file (and fail obscurely in a missing folder)."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not create and not file.is_file():
+        raise NothingStored(
+            f"database {where}: no such file, so nothing has been synced there yet"
+            " (run `mis-sync run CONNECTOR` first, or check `database`)"
+        )
+    if create and not file.parent.is_dir():
+        raise EnvironmentProblem(f"database {where}: the folder {file.parent} does not exist")

@@ -28,6 +28,22 @@ class Queries:
         with self.engine.connect() as conn:
             return [_run_json(r) for r in conn.execute(query).mappings()]
 
+    def schools(self) -> list[str]:
+        """The school keys that have runs stored (the demo database's schools)."""
+        with self.engine.connect() as conn:
+            query = select(t.runs.c.school).distinct().order_by(t.runs.c.school)
+            return list(conn.execute(query).scalars())
+
+    def stored_connector(self, school: str) -> str | None:
+        """The connector of the school's latest successful run: whose records are stored."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.runs.c.connector)
+                .where(t.runs.c.school == school, t.runs.c.status == "ok")
+                .order_by(t.runs.c.run.desc())
+                .limit(1)
+            ).scalar()
+
     def run(self, run: int) -> dict:
         with self.engine.connect() as conn:
             row = conn.execute(select(t.runs).where(t.runs.c.run == run)).mappings().one()
@@ -147,5 +163,7 @@ def _run_json(row) -> dict:
         "updated": row["updated"],
         "deleted": row["deleted"],
         "left_out": row["left_out"],
+        "origin": row["origin"],
+        "mass_delete_allowed": bool(row["overridden"]),
         "message": row["message"],
     }

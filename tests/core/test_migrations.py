@@ -63,6 +63,8 @@ def test_upgrade_from_the_first_schema_keeps_every_row(db_url, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mis-sync.toml").write_text(
         f'database = "{db_url}"\n[schools.oak]\nconnector = "integris"\n'
+        'base_url = "https://datashare.example.org/api"\nschool_id = "1"\n'
+        'client_id = "oak"\nclient_secret_env = "OAK_SECRET"\n'
     )
 
     stale = CliRunner().invoke(main, ["runs"])
