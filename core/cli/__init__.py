@@ -168,9 +168,10 @@ class Context:
             )
         if len(known) == 1:
             return known[0]
+        held = "configured" if self.config.path else "in the demo database"
         if not known:
-            raise ConfigError(f"{where}: no school is configured")
-        raise ConfigError(f"several schools are configured; pass --school ({', '.join(known)})")
+            raise ConfigError(f"{where}: no school is {held}")
+        raise ConfigError(f"several schools are {held}; pass --school ({', '.join(known)})")
 
 
 def _context() -> Context:

@@ -179,3 +179,114 @@ def _database(config) -> str:
         for line in config.read_text().splitlines()
         if line.startswith("database")
     )
+
+
+# -- where data goes -------------------------------------------------------------------------
+
+
+def test_a_relative_sqlite_path_is_relative_to_the_config_files_folder(mis_sync, tmp_path):
+    config = tmp_path / "etc" / "school.toml"
+    config.parent.mkdir()
+    config.write_text(trust_config("sqlite:///data.db"))
+    assert mis_sync("--config", str(config), "run", "oneroster").exit_code == 0
+    assert (tmp_path / "etc" / "data.db").is_file()
+    assert list((tmp_path / "work").iterdir()) == []  # not the current folder
+    listed = mis_sync("runs", "--json", "--config", str(config))
+    assert {r["school"] for r in json.loads(listed.stdout)} == {"north", "south"}
+
+
+def test_the_demo_never_touches_the_configured_database(trust, mis_sync, tmp_path):
+    before = json.loads(mis_sync("--config", str(trust), "--json", "runs").stdout)
+    demo = mis_sync("--config", str(trust), "run", "oneroster", "--demo")
+    assert demo.exit_code == 0, demo.stderr
+    assert "demo-oneroster: run 1: inserted" in demo.stdout
+    assert "stored in the demo database sqlite:///mis-sync-demo.db" in demo.stdout
+    assert (tmp_path / "work" / "mis-sync-demo.db").is_file()
+    assert json.loads(mis_sync("--config", str(trust), "--json", "runs").stdout) == before
+
+
+def test_each_connectors_demo_has_its_own_school(mis_sync):
+    first = mis_sync("run", "integris", "--demo", "--json")
+    second = mis_sync("run", "oneroster", "--demo", "--json")
+    assert first.exit_code == second.exit_code == 0, first.stderr + second.stderr
+    assert json.loads(second.stdout)["deleted"] == 0  # not a mass delete of the other demo
+    again = json.loads(mis_sync("run", "integris", "--demo", "--json").stdout)
+    assert (again["school"], again["inserted"], again["deleted"]) == ("demo-integris", 0, 0)
+    several = mis_sync("changes")
+    assert several.exit_code == 2
+    assert several.stderr.splitlines()[-1] == (
+        "mis-sync: error: several schools are in the demo database;"
+        " pass --school (demo-integris, demo-oneroster)"
+    )
+
+
+def test_a_school_whose_records_came_from_another_connector_is_refused(trust, mis_sync):
+    text = trust.read_text().replace(
+        'connector = "oneroster"',
+        'connector = "integris"\nbase_url = "https://datashare.example.org/api"\n'
+        'school_id = "1"\nclient_id = "north"\nclient_secret_env = "NORTH_SECRET"',
+        1,
+    )
+    trust.write_text(text.replace(f'path = "{oneroster.SAMPLE}"\norg = "sch-north"\n', "", 1))
+    result = mis_sync("--config", str(trust), "run", "integris", "--school", "north")
+    assert result.exit_code == 2
+    assert one_line(result) == (
+        "mis-sync: error: school 'north' holds records stored by connector 'oneroster', not"
+        " 'integris'; refusing to replace them. Give the school a new key for the new connector"
+    )
+    exported = mis_sync("--config", str(trust), "export", "students", "--school", "north")
+    assert len(json.loads(exported.stdout)) == 15  # nothing deleted
+
+
+def test_a_dry_run_writes_nothing_at_all(mis_sync, tmp_path):
+    config = tmp_path / "work" / "mis-sync.toml"
+    config.write_text(trust_config("sqlite:///data/mis-sync.db"))
+    (tmp_path / "work" / "data").mkdir()
+    result = mis_sync("run", "oneroster", "--school", "north", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert (out["run"], out["status"], out["inserted"]) == (None, "dry-run", 65)
+    assert list((tmp_path / "work" / "data").iterdir()) == []  # no database, no lock folder
+
+
+def test_a_dry_run_creates_no_tables_in_postgresql(mis_sync, pg_url):
+    from sqlalchemy import create_engine, inspect
+
+    from tests.conftest import reset_postgres
+
+    reset_postgres(pg_url)
+    with open("mis-sync.toml", "w") as f:
+        f.write(trust_config(pg_url))
+    result = mis_sync("run", "oneroster", "--school", "north", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "dry run (nothing written)" in result.stdout
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "intgris"], "connector 'intgris' is not installed (installed: integris,"),
+        (["run", "integris"], "no school uses connector 'integris' (configured:"),
+    ],
+)
+def test_with_a_config_hints_never_steer_towards_the_demo(trust, mis_sync, args, message):
+    result = mis_sync("--config", str(trust), *args)
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert message in line and "--demo" not in line
+
+
+def test_a_dry_run_takes_no_lock_and_adds_no_run(trust, mis_sync, db_url):
+    from mis_sync.core.store import Store
+
+    store = Store(db_url, create=False)
+    before = store.runs()
+    with store.lock("north"):  # a real run holds the school: a dry run neither waits nor fails
+        result = mis_sync("--config", str(trust), "run", "oneroster", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [r["status"] for r in json.loads(result.stdout)] == ["dry-run", "dry-run"]
+    assert store.runs() == before
+    store.close()
