@@ -11,6 +11,7 @@ import json
 import msgspec
 from sqlalchemy import Connection, select
 
+from ..errors import ConfigError
 from ..schema import ENTITIES
 from . import tables as t
 from .tables import record_row as _is
@@ -49,15 +50,27 @@ class Queries:
             row = conn.execute(select(t.runs).where(t.runs.c.run == run)).mappings().one()
         return _run_json(row)
 
-    def changes(self, school: str | None = None, run: int | None = None) -> list[dict]:
+    def changes(self, school: str, run: int | None = None) -> list[dict]:
+        """The change events of one of the school's runs (default: its latest completed).
+
+        A run of another school, or none at all, is an error: never another school's data.
+        """
         with self.engine.connect() as conn:
             if run is None:
-                latest = select(t.runs.c.run).where(t.runs.c.status == "ok")
-                if school:
-                    latest = latest.where(t.runs.c.school == school)
+                latest = select(t.runs.c.run).where(
+                    t.runs.c.status == "ok", t.runs.c.school == school
+                )
                 run = conn.execute(latest.order_by(t.runs.c.run.desc()).limit(1)).scalar()
                 if run is None:
                     return []
+            else:
+                owner = conn.execute(select(t.runs.c.school).where(t.runs.c.run == run)).scalar()
+                if owner != school:
+                    raise ConfigError(
+                        f"school {school!r} has no run {run}"
+                        + ("" if owner is None else " (it is another school's)")
+                        + f"; `mis-sync runs --school {school}` lists its runs"
+                    )
             rows = conn.execute(
                 select(t.events).where(t.events.c.run == run).order_by(t.events.c.event)
             ).mappings()

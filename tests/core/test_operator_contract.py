@@ -290,3 +290,34 @@ def test_a_dry_run_takes_no_lock_and_adds_no_run(trust, mis_sync, db_url):
     assert [r["status"] for r in json.loads(result.stdout)] == ["dry-run", "dry-run"]
     assert store.runs() == before
     store.close()
+
+
+# -- --run belongs to the school ------------------------------------------------------------
+
+
+def _run_of(mis_sync, trust, school: str) -> int:
+    listed = mis_sync("--config", str(trust), "runs", "--json", "--school", school)
+    return json.loads(listed.stdout)[0]["run"]
+
+
+def test_changes_of_another_schools_run_are_refused(trust, mis_sync):
+    north = _run_of(mis_sync, trust, "north")
+    own = mis_sync("--config", str(trust), "changes", "--school", "north", "--run", str(north))
+    assert own.exit_code == 0 and "n001" in own.stdout
+    other = mis_sync("--config", str(trust), "changes", "--school", "south", "--run", str(north))
+    assert other.exit_code == 2 and other.stdout == ""
+    assert one_line(other) == (
+        f"mis-sync: error: school 'south' has no run {north} (it is another school's);"
+        " `mis-sync runs --school south` lists its runs"
+    )
+
+
+@pytest.mark.parametrize("number", ["99999", "0", "2147483648", "99999999999999999999", "x"])
+def test_a_run_that_does_not_exist_or_cannot_is_exit_2(trust, mis_sync, number):
+    result = mis_sync("--config", str(trust), "changes", "--school", "north", "--run", number)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    if number == "99999":
+        assert "school 'north' has no run 99999;" in one_line(result)
+    else:
+        assert "Invalid value for '--run'" in result.stderr
