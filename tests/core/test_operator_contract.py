@@ -321,3 +321,74 @@ def test_a_run_that_does_not_exist_or_cannot_is_exit_2(trust, mis_sync, number):
         assert "school 'north' has no run 99999;" in one_line(result)
     else:
         assert "Invalid value for '--run'" in result.stderr
+
+
+# -- config errors: file, key, line, did you mean, secrets ------------------------------------
+
+INTEGRIS = """\
+database = "sqlite:///mis-sync.db"
+
+[schools."st-mary"]
+connector = "integris"
+base_url = "https://datashare.example.org/api"
+school_id = "1234"
+client_id = "st-mary-sync"
+client_secret_env = "ST_MARY_SECRET"
+"""
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            ('client_secret_env = "ST_MARY_SECRET"', 'client_secret = "hunter2-Xy9"'),
+            "line 8: schools.st-mary.client_secret: unknown option 'client_secret': secrets"
+            " never go in the file; put the secret in the environment and name the variable"
+            " in client_secret_env",
+        ),
+        (
+            ('connector = "integris"', 'conector = "integris"'),
+            "line 4: schools.st-mary.conector: unknown option 'conector'"
+            " (did you mean 'connector'?)",
+        ),
+        (
+            ('school_id = "1234"', 'school_id = "1234"\npage_limt = 200'),
+            "line 7: schools.st-mary.page_limt: unknown option 'page_limt'"
+            " (did you mean 'page_limit'?)",
+        ),
+        (
+            ('school_id = "1234"', 'school_id = "1234"\nmass_delete_threshold = 0'),
+            "line 7: schools.st-mary.mass_delete_threshold: Expected `float` > 0.0",
+        ),
+        (
+            ('connector = "integris"', 'connector = "intgris"'),
+            "line 4: schools.st-mary.connector: connector 'intgris' is not installed"
+            " (installed: integris,",
+        ),
+        (('database = "sqlite', 'databse = "sqlite'), "line 1: databse: unknown key 'databse'"),
+    ],
+    ids=["inline-secret", "near-miss", "connector-option", "threshold", "connector", "top"],
+)
+def test_a_config_error_names_file_key_and_the_keys_own_line(mis_sync, change, message):
+    with open("mis-sync.toml", "w") as f:
+        f.write(INTEGRIS.replace(*change))
+    for args in (["runs"], ["run", "integris"]):
+        result = mis_sync(*args)
+        assert result.exit_code == 2
+        line = one_line(result)
+        assert line.startswith(f"mis-sync: error: mis-sync.toml, {message}"), line
+        assert "hunter2" not in line
+
+
+@pytest.mark.parametrize("value", ["ST_MARY_SECRET", "Zq8-real-secret/+="])
+def test_a_missing_secret_names_file_school_and_line_never_the_value(mis_sync, value):
+    with open("mis-sync.toml", "w") as f:
+        f.write(INTEGRIS.replace('"ST_MARY_SECRET"', json.dumps(value)))
+    result = mis_sync("run", "integris", env={"ST_MARY_SECRET": ""})
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert line.startswith(
+        "mis-sync: error: mis-sync.toml, line 8: schools.st-mary.client_secret_env:"
+        " the environment variable it names is not set"
+    )
+    assert value not in result.stdout + result.stderr
