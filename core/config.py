@@ -6,6 +6,7 @@ and it only runs when something is already wrong.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -18,6 +19,9 @@ from .errors import ConfigError
 
 DEFAULT_DATABASE = "sqlite:///mis-sync.db"
 T = TypeVar("T", bound=msgspec.Struct)
+# A duration option (a timeout, say): more than zero, finite, at most an hour. NaN fails
+# `gt` too, so zero, negative, nan and inf are each one config error naming the key's line.
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
 class CoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -202,7 +206,7 @@ _PATH = re.compile(r"- at `\$((?:\.[^.`\[]+|\[\d+\])*)`")
 def _config_error(path, text, exc: msgspec.ValidationError, prefix: tuple) -> ConfigError:
     message = str(exc)
     match = _PATH.search(message)
-    keys = prefix + (tuple(match.group(1).lstrip(".").split(".")) if match else ())
+    keys = prefix + (tuple(k for k in match.group(1).lstrip(".").split(".") if k) if match else ())
     detail = _PATH.sub("", message).strip().rstrip("-").strip()
     missing = re.match(r"Object missing required field `([^`]+)`", detail)
     if missing:
@@ -218,7 +222,9 @@ def _config_error(path, text, exc: msgspec.ValidationError, prefix: tuple) -> Co
 
 
 def _error(path, text, keys: tuple, detail: str) -> ConfigError:
-    dotted = ".".join(k for k in keys if k)
+    # keys as TOML spells them: a key that is not bare is quoted (and its control characters
+    # escaped), so a message never carries a raw tab or escape sequence to the terminal
+    dotted = ".".join(k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k) for k in keys)
     line = _line_of(text, keys) if text else None
     where = f"{path or 'config'}" + (f", line {line}" if line else "")
     return ConfigError(f"{where}: {dotted + ': ' if dotted else ''}{detail}")
@@ -251,4 +257,15 @@ def _line_of(text: str, keys: tuple) -> int | None:
 def _toml_key(text: str) -> tuple:
     """`a."b.c" . d` -> ("a", "b.c", "d"): enough of TOML's key syntax to find a line."""
     parts = re.findall(r'\s*("(?:[^"\\]|\\.)*"|' "'[^']*'" r'|[^.\s"\']+)\s*(?:\.|$)', text)
-    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+    return tuple(_unquote(p) for p in parts)
+
+
+def _unquote(part: str) -> str:
+    if part[:1] == "'":
+        return part[1:-1]
+    if part[:1] == '"':
+        try:
+            return json.loads(part)  # TOML's basic strings escape as JSON's do
+        except ValueError:
+            return part[1:-1]
+    return part

@@ -54,14 +54,16 @@ class SchoolBusy(MisSyncError):
 EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres", "celery": "workers", "redis": "workers"}
 
 
-def from_environment(exc: BaseException, where: str = "database") -> EnvironmentProblem | None:
+def from_environment(exc: BaseException, where: str = "") -> EnvironmentProblem | None:
     """The set-up failure `exc` stands for, as one line with a hint; None for anything else.
 
     Used wherever an unexpected exception is turned into a message (the CLI, several-school
-    runs), so a full disk or a locked database is never reported as a bug.
+    runs), so a full disk or a locked database is never reported as a bug. `where` is the
+    database's URL with its password masked, when known.
     """
     if isinstance(exc, EnvironmentProblem):
         return exc
+    database = f"database {where}" if where else "database"
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         extra = EXTRAS.get(exc.name.split(".")[0])
         if extra:
@@ -69,9 +71,9 @@ def from_environment(exc: BaseException, where: str = "database") -> Environment
                 f"{exc.name} is not installed: pip install 'mis-sync[{extra}]'"
             )
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return EnvironmentProblem(f"{where}: the disk is full; free space and run again")
+        return EnvironmentProblem(f"{database}: the disk is full; free space and run again")
     if type(exc).__module__.startswith("sqlalchemy") and hasattr(exc, "orig"):
-        return EnvironmentProblem(f"{where}: {_database_problem(exc)}")
+        return EnvironmentProblem(f"{database}: {_database_problem(exc)}")
     return None
 
 

@@ -442,9 +442,12 @@ def database_url(url: str) -> URL:
 
 
 def _missing_driver(parsed: URL, exc: ModuleNotFoundError) -> EnvironmentProblem:
-    extra = "postgres" if parsed.get_backend_name() == "postgresql" else None
     shown = parsed.render_as_string(hide_password=True)
-    hint = f"pip install 'mis-sync[{extra}]'" if extra else "install its driver"
+    hint = (
+        "pip install 'mis-sync[postgres]'"
+        if exc.name == "psycopg"
+        else "install it, or use postgresql:// with pip install 'mis-sync[postgres]'"
+    )
     return EnvironmentProblem(f"database {shown}: driver {exc.name} is not installed; {hint}")
 
 

@@ -143,7 +143,7 @@ def test_a_reader_never_creates_tables_in_an_empty_postgresql_database(mis_sync,
     assert "holds no mis-sync tables" in one_line(result)
     from sqlalchemy import create_engine, inspect
 
-    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(pg_url)
     assert inspect(engine).get_table_names() == []
     engine.dispose()
 
@@ -260,7 +260,7 @@ def test_a_dry_run_creates_no_tables_in_postgresql(mis_sync, pg_url):
     result = mis_sync("run", "oneroster", "--school", "north", "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert "dry run (nothing written)" in result.stdout
-    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(pg_url)
     assert inspect(engine).get_table_names() == []
     engine.dispose()
 
@@ -392,3 +392,169 @@ def test_a_missing_secret_names_file_school_and_line_never_the_value(mis_sync, v
         " the environment variable it names is not set"
     )
     assert value not in result.stdout + result.stderr
+
+
+# -- errors of the machine's set-up: exit 2, one line, a hint, no password -----------------
+
+PASSWORD = "Pa55-word-never-shown"
+
+
+def _with_database(database: str) -> None:
+    with open("mis-sync.toml", "w") as f:
+        f.write(trust_config(database))
+
+
+def test_a_postgres_url_is_taken_as_postgresql(mis_sync, pg_url):
+    from tests.conftest import reset_postgres
+
+    reset_postgres(pg_url)
+    from sqlalchemy import make_url
+
+    url = make_url(pg_url).set(drivername="postgres").render_as_string(hide_password=False)
+    assert url.startswith("postgres://")
+    _with_database(url)
+    result = mis_sync("run", "oneroster", "--school", "north", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["inserted"] == 65
+
+
+@pytest.mark.parametrize(
+    "database, args, message",
+    [
+        (
+            f"mysql://root:{PASSWORD}@127.0.0.1/x",
+            ["runs"],
+            "database mysql://root:***@127.0.0.1/x: mysql is not supported; use SQLite"
+            " (sqlite:///path) or PostgreSQL (postgresql://user@host/db)",
+        ),
+        (
+            f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/x",
+            ["run", "oneroster"],
+            "database postgresql+psycopg://postgres:***@127.0.0.1:1/x:",
+        ),
+        (
+            f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/x",
+            ["runs"],
+            "(is the database server running, and at that host and port?)",
+        ),
+        (
+            "postgresql://postgres@127.0.0.1:5432/mis_sync_no_such_database",
+            ["run", "oneroster"],
+            'database "mis_sync_no_such_database" does not exist (create the database first',
+        ),
+        (
+            "sqlite:///no/such/folder/mis-sync.db",
+            ["run", "oneroster"],
+            "/no/such/folder does not exist",
+        ),
+        ("sqlite:///not-a-db.txt", ["runs"], "file is not a database (the file is not a"),
+        ("sqlite:///not-a-db.txt", ["run", "oneroster"], "file is not a database"),
+        ("sqlite://", ["runs"], "holds no mis-sync tables"),
+        ("not a url at all", ["runs"], "database: not a database URL (sqlite:///path"),
+    ],
+    ids=[
+        "mysql",
+        "refused-run",
+        "refused-read",
+        "no-such-db",
+        "no-folder",
+        "not-db-read",
+        "not-db-run",
+        "memory-read",
+        "not-a-url",
+    ],
+)
+def test_a_database_that_cannot_be_used_is_exit_2_in_one_line(mis_sync, database, args, message):
+    with open("not-a-db.txt", "w") as f:
+        f.write("these are not the tables you are looking for\n" * 100)
+    _with_database(database)
+    result = mis_sync(*args)
+    assert result.exit_code == 2, result.stderr
+    line = one_line(result)
+    assert line.startswith("mis-sync: error: ") and message in line, line
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "internal error" not in line and "sqlalchemy" not in line.lower()
+
+
+def test_a_missing_postgresql_driver_names_the_extra(mis_sync, pg_url, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    _with_database(pg_url)
+    result = mis_sync("runs")
+    assert result.exit_code == 2
+    assert one_line(result).endswith(
+        "driver psycopg is not installed; pip install 'mis-sync[postgres]'"
+    )
+
+
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        ("database is locked", "another program held the database past the wait; try again"),
+        ("database or disk is full", "free space and run again"),
+        ("disk", "the disk is full; free space and run again"),
+    ],
+)
+def test_a_locked_database_or_a_full_disk_is_exit_2(trust, mis_sync, monkeypatch, error, message):
+    import errno
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    def fails(*args, **kwargs):
+        if error == "disk":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise OperationalError("INSERT INTO runs ...", {}, sqlite3.OperationalError(error))
+
+    monkeypatch.setattr("mis_sync.core.store.Store.start_run", fails)
+    for args in (["run", "oneroster", "--school", "north"], ["run", "oneroster"]):
+        result = mis_sync("--config", str(trust), *args)
+        assert result.exit_code == 2, result.stderr
+        assert message in result.stderr and "internal error" not in result.stderr
+        assert "INSERT" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["worker", "dispatch"])
+def test_workers_without_the_workers_extra_name_it(tmp_path, command):
+    import subprocess
+    import sys
+
+    config = tmp_path / "mis-sync.toml"
+    config.write_text('broker = "redis://127.0.0.1:6379/0"\n' + trust_config("sqlite:///x.db"))
+    code = (
+        "import sys; sys.modules['celery'] = None\n"
+        "from mis_sync.core.cli import main\n"
+        f"main(['{command}', '--config', sys.argv[1]])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "mis-sync: error: celery is not installed: pip install 'mis-sync[workers]'"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf"])
+def test_a_timeout_that_is_not_a_duration_is_a_config_error(mis_sync, value):
+    with open("mis-sync.toml", "w") as f:
+        f.write(INTEGRIS + f"timeout = {value}\n")
+    result = mis_sync("runs")
+    assert result.exit_code == 2
+    assert one_line(result).startswith(
+        "mis-sync: error: mis-sync.toml, line 9: schools.st-mary.timeout: Expected `float`"
+    )
+
+
+@pytest.mark.parametrize("key", ["x" * 101, "tab\\there", ""])
+def test_a_school_key_the_lock_cannot_name_is_a_config_error(mis_sync, key):
+    with open("mis-sync.toml", "w") as f:
+        f.write(INTEGRIS.replace('"st-mary"', f'"{key}"'))
+    result = mis_sync("runs")
+    assert result.exit_code == 2
+    assert one_line(result) == (
+        "mis-sync: error: mis-sync.toml, line 3: schools."
+        + (key if len(key) > 100 else f'"{key}"')
+        + ": a school key must be 1 to 100 characters, none of them a control character"
+    )
