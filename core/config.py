@@ -41,9 +41,9 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     path: str | None = None  # where it was read from, for messages; not a config key
 
 
-# A school key names the school everywhere (runs, lock, --school): it must fit the store's
-# column and be printable, so messages and lock names can always show it.
-SCHOOL_KEY_MAX = 100
+# A school key names the school everywhere (runs, lock, --school): printable, and short
+# enough to fit the store's column (100) and a line of `runs` on an 80-column terminal.
+SCHOOL_KEY_MAX = 64
 _BAD_KEY = re.compile(r"[\x00-\x1f\x7f]")
 
 

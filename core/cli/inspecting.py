@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import ENTITY, Context, NoConnector, command
-from .output import fmt_changes, print_json, table
+from .output import fmt_changes, print_json, print_runs, table
 
 # the largest run number the store's integer column holds, on SQLite and PostgreSQL alike
 RUN_NUMBER = click.IntRange(1, 2**31 - 1)
@@ -31,22 +31,7 @@ def runs(ctx: Context, school, limit):
     rows = store.runs(school, limit=limit)
     if ctx.json:
         return print_json(rows)
-    table(
-        "Runs",
-        [
-            "run",
-            "school",
-            "connector",
-            "status",
-            "started",
-            "inserted",
-            "updated",
-            "deleted",
-            "left_out",
-            "message",
-        ],
-        rows,
-    )
+    print_runs(rows)
 
 
 @command()

@@ -35,6 +35,59 @@ def table(title: str, columns: list[str], rows: list[dict]) -> None:
     console.print(table)
 
 
+RUNS_HEADER = f"{'run':>6}  {'status':<7}  {'started (UTC)':<16}  {'took':>6}" + "".join(
+    f"{h:>7}" for h in ("ins", "upd", "del", "out")
+)
+RUNS_INDENT = " " * 8
+
+
+def print_runs(rows: list[dict], width: int = 80) -> None:
+    """`runs` for people: two lines a run, so it fits 80 columns whatever the school's key.
+
+    The first line holds the fixed-width facts (numbers right-aligned, a duration); the
+    second, indented, the school (never cut), its connector, who ran it, whether a mass delete was
+    allowed, and the message, wrapped to the width.
+    """
+    import textwrap
+
+    click.echo(RUNS_HEADER)
+    for r in rows:
+        counts = "".join(f"{r[k]:>7}" for k in ("inserted", "updated", "deleted", "left_out"))
+        started = (r["started"] or "").replace("T", " ").removesuffix("Z")[:16]
+        took = duration(r["started"], r["finished"])
+        click.echo(f"{r['run']:>6}  {r['status']:<7}  {started:<16}  {took:>6}{counts}")
+        about = [r["school"], r["connector"], f"by {r['origin']}"]
+        if r["mass_delete_allowed"] and not (r["message"] or "").startswith("mass delete"):
+            about.append("mass delete allowed")
+        if r["message"]:
+            about.append(r["message"])
+        for line in textwrap.wrap(
+            " · ".join(about),
+            width=width,
+            initial_indent=RUNS_INDENT,
+            subsequent_indent=RUNS_INDENT,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ):
+            click.echo(line)
+
+
+def duration(started: str | None, finished: str | None) -> str:
+    """`1m05s` between two of the store's ISO times; `…` for a run still going."""
+    from datetime import datetime
+
+    if not started or not finished:
+        return "…"
+    seconds = int(
+        (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    )
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def print_summary(result: dict) -> None:
     """Plain lines, not rich: a cron run should not pay for rich's import to say "no changes"."""
     if result.get("exit_code"):

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from mis_sync.connectors import oneroster
 from mis_sync.core.cli import main
+from mis_sync.core.store import Store
 
 READERS = [
     ["runs"],
@@ -547,7 +548,7 @@ def test_a_timeout_that_is_not_a_duration_is_a_config_error(mis_sync, value):
     )
 
 
-@pytest.mark.parametrize("key", ["x" * 101, "tab\\there", ""])
+@pytest.mark.parametrize("key", ["x" * 65, "tab\\there", ""])
 def test_a_school_key_the_lock_cannot_name_is_a_config_error(mis_sync, key):
     with open("mis-sync.toml", "w") as f:
         f.write(INTEGRIS.replace('"st-mary"', f'"{key}"'))
@@ -555,6 +556,152 @@ def test_a_school_key_the_lock_cannot_name_is_a_config_error(mis_sync, key):
     assert result.exit_code == 2
     assert one_line(result) == (
         "mis-sync: error: mis-sync.toml, line 3: schools."
-        + (key if len(key) > 100 else f'"{key}"')
-        + ": a school key must be 1 to 100 characters, none of them a control character"
+        + (key if len(key) > 64 else f'"{key}"')
+        + ": a school key must be 1 to 64 characters, none of them a control character"
     )
+
+
+# -- the script contract: run --json, runs -------------------------------------------------
+
+RUN_OBJECT = [
+    "run",
+    "school",
+    "connector",
+    "status",
+    "started",
+    "finished",
+    "inserted",
+    "updated",
+    "deleted",
+    "left_out",
+    "origin",
+    "mass_delete_allowed",
+    "message",
+    "left_out_by_reason",
+    "near_duplicates",
+    "exit_code",
+]
+
+
+def _north_reads_south(trust) -> None:
+    """North's config now names the other school's org: most of north would be deleted."""
+    trust.write_text(trust.read_text().replace('org = "sch-north"', 'org = "sch-south"'))
+
+
+def test_run_json_prints_the_runs_object_whatever_the_outcome(trust, mis_sync, db_url):
+    config = ("--config", str(trust))
+    ok = mis_sync(*config, "run", "oneroster", "--school", "north", "--json")
+    assert ok.exit_code == 0 and list(json.loads(ok.stdout)) == RUN_OBJECT
+
+    _north_reads_south(trust)
+    stopped = mis_sync(*config, "run", "oneroster", "--school", "north", "--json")
+    assert stopped.exit_code == 3
+    out = json.loads(stopped.stdout)
+    assert list(out) == RUN_OBJECT
+    assert (out["status"], out["exit_code"], out["deleted"]) == ("stopped", 3, 0)
+    assert out["message"].startswith("stopped before writing: this run would delete")
+
+    store = Store(db_url, create=False)
+    with store.lock("north"):
+        busy = mis_sync(*config, "run", "oneroster", "--school", "north", "--json")
+    assert busy.exit_code == 4
+    out = json.loads(busy.stdout)
+    assert list(out) == RUN_OBJECT and (out["status"], out["exit_code"]) == ("failed", 4)
+    assert out["message"].startswith("school 'north': another run holds it")
+    listed = store.runs("north")[0]  # the refused run is listed, as cli.md promises
+    assert (listed["run"], listed["status"], listed["message"]) == (
+        out["run"],
+        "failed",
+        out["message"],
+    )
+    store.close()
+
+    trust.write_text(trust.read_text().replace(str(oneroster.SAMPLE), "/no/such/exchange"))
+    failed = mis_sync(*config, "run", "oneroster", "--json")
+    assert failed.exit_code == 1
+    several = json.loads(failed.stdout)
+    assert [(r["school"], r["status"], r["exit_code"]) for r in several] == [
+        ("north", "failed", 1),
+        ("south", "failed", 1),
+    ]
+    assert all(list(r) == RUN_OBJECT and isinstance(r["run"], int) for r in several)
+
+    dry = mis_sync(*config, "run", "oneroster", "--school", "south", "--dry-run", "--json")
+    assert dry.exit_code == 1  # the exchange is still missing: the dry run failed
+    assert json.loads(dry.stdout)["run"] is None
+
+
+def test_a_dry_run_prints_the_same_shape_with_no_run_number(trust, mis_sync):
+    dry = mis_sync("--config", str(trust), "run", "oneroster", "--school", "south", "--dry-run")
+    assert dry.exit_code == 0 and "dry run (nothing written)" in dry.stdout
+    out = json.loads(
+        mis_sync(
+            "--config", str(trust), "run", "oneroster", "--school", "south", "--dry-run", "--json"
+        ).stdout
+    )
+    assert (out["run"], out["status"], out["exit_code"]) == (None, "dry-run", 0)
+    assert set(RUN_OBJECT) - set(out) <= {
+        "started",
+        "finished",
+        "origin",
+        "mass_delete_allowed",
+        "message",
+    }
+
+
+LONG_KEY = "st-bartholomews-church-of-england-voluntary-aided-junior-schools"
+assert len(LONG_KEY) == 64  # the longest a school key may be
+
+
+def test_runs_shows_origin_mass_delete_duration_and_fits_80_columns(mis_sync, tmp_path, db_url):
+    config = tmp_path / "trust.toml"
+    config.write_text(trust_config(db_url).replace("[schools.north]", f"[schools.{LONG_KEY}]"))
+    args = ("--config", str(config))
+    assert mis_sync(*args, "run", "oneroster").exit_code == 0
+    text = config.read_text()
+    config.write_text(text.replace('org = "sch-north"', 'org = "sch-south"'))
+    assert mis_sync(*args, "run", "oneroster", "--school", LONG_KEY).exit_code == 3
+    allowed = mis_sync(*args, "run", "oneroster", "--school", LONG_KEY, "--allow-mass-delete")
+    assert allowed.exit_code == 0, allowed.stderr
+
+    rows = json.loads(mis_sync(*args, "runs", "--json").stdout)
+    assert [r["status"] for r in rows] == ["ok", "stopped", "ok", "ok"]  # newest first
+    assert [r["mass_delete_allowed"] for r in rows] == [True, False, False, False]
+    assert {r["origin"] for r in rows} == {"cli"}
+
+    table = mis_sync(*args, "runs")
+    assert table.exit_code == 0
+    lines = table.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, table.stdout
+    assert lines[0].split() == [
+        "run",
+        "status",
+        "started",
+        "(UTC)",
+        "took",
+        "ins",
+        "upd",
+        "del",
+        "out",
+    ]
+    first = lines[1]
+    assert first.split()[0] == str(rows[0]["run"]) and first.split()[1] == "ok"
+    assert first.endswith(f"{rows[0]['left_out']:>7}")  # numbers right-aligned
+    assert first.split()[4].endswith("s")  # a duration
+    detail = " ".join(line.strip() for line in lines[2 : lines.index(lines[2]) + 3])
+    assert lines[2].strip().startswith(LONG_KEY)
+    assert detail.startswith(f"{LONG_KEY} · oneroster · by cli · mass delete allowed: 20 of 20")
+    assert sum(LONG_KEY in line for line in lines) == 3  # whole, never cut
+
+
+def test_runs_takes_a_limit_newest_first_default_20(trust, mis_sync, db_url):
+    store = Store(db_url, create=False)
+    for n in range(25):
+        store.refused_run("south", "oneroster", "cli", f"refused {n}")
+    store.close()
+    rows = json.loads(mis_sync("--config", str(trust), "runs", "--json").stdout)
+    assert len(rows) == 20 and rows[0]["message"] == "refused 24"
+    assert [r["run"] for r in rows] == sorted((r["run"] for r in rows), reverse=True)
+    one = json.loads(mis_sync("--config", str(trust), "runs", "--json", "--limit", "1").stdout)
+    assert one == rows[:1]
+    assert mis_sync("--config", str(trust), "runs", "--limit", "0").exit_code == 2
