@@ -51,6 +51,8 @@ def handled(command):
             return command(*args, **kwargs)
         except MisSyncError as exc:
             _fail(f"error: {exc}", exc.exit_code)
+        except click.ClickException:  # a usage error: click prints it, exit 2
+            raise
         except KeyboardInterrupt:
             _fail("interrupted; nothing was stored", 1)
         except Exception as exc:  # a bug: still one line, the traceback only with -vv

@@ -6,13 +6,19 @@ with `ctx.school_key`, so a typo is exit 2, never an empty answer.
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
 from . import ENTITY, Context, NoConnector, command
-from .output import fmt_changes, print_json, print_runs, table
+from .output import (
+    csv_cell,
+    csv_text,
+    fmt_changes,
+    json_text,
+    print_json,
+    print_runs,
+    table,
+    write_file,
+)
 
 # the largest run number the store's integer column holds, on SQLite and PostgreSQL alike
 RUN_NUMBER = click.IntRange(1, 2**31 - 1)
@@ -69,26 +75,40 @@ def explain(ctx: Context, entity, record_id, school):
 @click.argument("entity", type=ENTITY)
 @click.option("--school", help="The school (optional when one is configured).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    help="Default: table; with -o, from the file's suffix (.json, else csv).",
 )
-def export(ctx: Context, entity, school, fmt):
-    """Print the kept records of one entity as JSON or CSV."""
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to FILE (UTF-8) instead of stdout.",
+)
+@click.option("--bom", is_flag=True, help="Begin CSV with a byte-order mark, for spreadsheets.")
+def export(ctx: Context, entity, school, fmt, output, bom):
+    """Print or write the kept records of one entity as a table, JSON or CSV."""
     from ..pipeline import local_fields
     from ..plugins import manager
+    from ..schema import export_fields
 
+    if ctx.json:
+        fmt = "json"
+    elif fmt is None:
+        fmt = ("json" if output.lower().endswith(".json") else "csv") if output else "table"
+    if fmt == "table" and output:
+        raise click.UsageError("-o writes JSON or CSV: pass --format json or --format csv")
     store = ctx.reader()
     key = ctx.school_key(school, store)
     local = local_fields(manager(NoConnector()))
     rows = store.export(key, entity, local)
-    if fmt == "json" or ctx.json:
-        return print_json(rows)
-    import csv
-
-    from ..schema import export_fields
-
-    writer = csv.DictWriter(sys.stdout, fieldnames=export_fields(entity), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
-        )
+    columns = list(export_fields(entity))
+    if fmt == "table":
+        return table(entity, columns, [{c: csv_cell(r[c]) for c in columns} for r in rows])
+    text = json_text(rows) if fmt == "json" else csv_text(columns, rows, bom=bom)
+    if not output:
+        return click.echo(text, nl=False)
+    write_file(output, text)
+    if not ctx.quiet:
+        click.echo(f"{key}: {len(rows)} {entity} written to {output} ({fmt})")

@@ -11,7 +11,63 @@ from . import pass_broken_pipe_on
 
 
 def print_json(value) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    click.echo(json_text(value), nl=False)
+
+
+def json_text(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+# A spreadsheet runs a cell that begins with one of these as a formula (OWASP, "CSV
+# Injection"): such a cell is written with a leading apostrophe, which shows as text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """One exported value as plain text: true/false, lists as `;`-joined IDs, no formulas."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(_item_id(v) for v in value)
+    text = str(value)
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_START) else text
+
+
+def _item_id(item) -> str:
+    """A list holds IDs, or structs naming one (a class's teachers: their `teacher_id`)."""
+    if isinstance(item, dict):
+        item = next((v for k, v in item.items() if k.endswith("id")), "")
+    return csv_cell(item)
+
+
+def csv_text(columns: list[str], rows: list[dict], *, bom: bool = False) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n" if bom else "\n")
+    writer.writerow(columns)
+    writer.writerows([csv_cell(row[c]) for c in columns] for row in rows)
+    return ("\ufeff" if bom else "") + out.getvalue()
+
+
+def write_file(path: str, text: str) -> None:
+    """Write `text` as UTF-8, whole or not at all: a reader never sees half a file."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def fmt_changes(changes: dict) -> str:

@@ -126,7 +126,7 @@ def test_explain_gives_the_chain_of_reasons(cli):
 )
 def test_export_json_and_csv_have_exactly_the_canonical_columns(cli, entity):
     cli("run", "integris", "--demo")
-    rows = as_json(cli("export", entity))
+    rows = as_json(cli("export", entity, "--json"))
     assert rows and all(list(r) == list(export_fields(entity)) for r in rows)
     key = (
         (lambda r: (r["student_id"], r["contact_id"]))
@@ -143,7 +143,9 @@ def test_set_room_survives_runs(cli):
     result = cli("set", "teacher", demo.TEACHER_FIRST, "room", "B12")
     assert result.exit_code == 0, result.stderr
     assert as_json(cli("run", "integris", "--demo", "--json"))["updated"] == 0
-    [teacher] = [t for t in as_json(cli("export", "teachers")) if t["id"] == demo.TEACHER_FIRST]
+    [teacher] = [
+        t for t in as_json(cli("export", "teachers", "--json")) if t["id"] == demo.TEACHER_FIRST
+    ]
     assert teacher["room"] == "B12"
     refused = cli("set", "teacher", "T-NONE", "room", "B12")
     assert refused.exit_code == 2 and "no teacher with ID 'T-NONE' is stored" in refused.stderr

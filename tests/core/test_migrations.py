@@ -79,7 +79,7 @@ def test_upgrade_from_the_first_schema_keeps_every_row(db_url, tmp_path, monkeyp
     assert f"0001 -> {migrate.HEAD}" in done.stdout
     runs = json.loads(CliRunner().invoke(main, ["runs", "--json"]).stdout)
     assert [(r["run"], r["school"], r["inserted"]) for r in runs] == [(1, "oak", 1)]
-    exported = json.loads(CliRunner().invoke(main, ["export", "students"]).stdout)
+    exported = json.loads(CliRunner().invoke(main, ["export", "students", "--json"]).stdout)
     assert [s["id"] for s in exported] == ["4821"]
 
 

@@ -705,3 +705,69 @@ def test_runs_takes_a_limit_newest_first_default_20(trust, mis_sync, db_url):
     one = json.loads(mis_sync("--config", str(trust), "runs", "--json", "--limit", "1").stdout)
     assert one == rows[:1]
     assert mis_sync("--config", str(trust), "runs", "--limit", "0").exit_code == 2
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile(tmp_path, db_url, mis_sync):
+    """North from a copy of the sample whose teacher t01 has a formula for a surname."""
+    import shutil
+
+    exchange = tmp_path / "exchange"
+    shutil.copytree(oneroster.SAMPLE, exchange)
+    users = exchange / "users.csv"
+    users.write_text(users.read_text().replace(",Zonox,Rinwyltox,", ',Zonox,"=HYPERLINK(""x"")",'))
+    path = tmp_path / "hostile.toml"
+    path.write_text(trust_config(db_url).replace(str(oneroster.SAMPLE), str(exchange), 1))
+    assert mis_sync("--config", str(path), "run", "oneroster", "--school", "north").exit_code == 0
+    return path
+
+
+def test_export_takes_json_like_the_other_listing_commands(trust, mis_sync):
+    args = ("--config", str(trust), "export", "classes", "--school", "north")
+    as_json = mis_sync(*args, "--json")
+    assert as_json.exit_code == 0
+    assert json.loads(as_json.stdout) == json.loads(mis_sync(*args, "--format", "json").stdout)
+    assert mis_sync("--json", *args).stdout == as_json.stdout
+    table = mis_sync(*args)
+    assert table.exit_code == 0 and "n-7N" in table.stdout and "[" not in table.stdout
+
+
+def test_export_csv_neutralises_formulas_and_writes_plain_values(hostile, mis_sync, tmp_path):
+    import csv
+
+    def exported(entity: str) -> list[dict]:
+        out = tmp_path / f"{entity}.csv"
+        result = mis_sync(
+            "--config", str(hostile), "export", entity, "--school", "north", "-o", str(out)
+        )
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.startswith("north: ") and f"written to {out} (csv)" in result.stdout
+        with open(out, encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
+
+    [t01] = [t for t in exported("teachers") if t["id"] == "t01"]
+    assert t01["surname"] == '\'=HYPERLINK("x")'
+    classes = {c["id"]: c for c in exported("classes")}
+    assert classes["n-7N"]["teachers"] == "t01;t02"
+    assert classes["n-7N"]["student_ids"].startswith("n001;n002;")
+    links = exported("contact-links")
+    assert {link["parental_responsibility"] for link in links} <= {"true", "false"}
+    stdout = mis_sync("--config", str(hostile), "export", "teachers", "--format", "csv")
+    assert stdout.exit_code == 2  # two schools: --school is needed, for files and stdout alike
+
+
+def test_export_to_a_file_is_utf8_with_a_bom_on_request(trust, mis_sync, tmp_path):
+    args = ("--config", str(trust), "export", "students", "--school", "north")
+    plain, bommed, as_json = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.json"
+    assert mis_sync(*args, "-o", str(plain)).exit_code == 0
+    assert mis_sync(*args, "-o", str(bommed), "--bom").exit_code == 0
+    assert mis_sync(*args, "-o", str(as_json), "--quiet").stdout == ""
+    assert plain.read_bytes().startswith(b"id,known_name,")
+    assert bommed.read_bytes().startswith(b"\xef\xbb\xbfid,known_name,")
+    assert bommed.read_bytes().decode("utf-8-sig").splitlines() == plain.read_text().splitlines()
+    assert len(json.loads(as_json.read_text(encoding="utf-8"))) == 15
+    refused = mis_sync(*args, "-o", str(tmp_path / "t.txt"), "--format", "table")
+    assert refused.exit_code == 2 and not (tmp_path / "t.txt").exists()

@@ -36,7 +36,7 @@ def school(tmp_path, db_url):
 
 
 def stored(school_run) -> list:
-    result = cli("--config", school_run.config(), "export", "students")
+    result = cli("--config", school_run.config(), "export", "students", "--json")
     return json.loads(result.stdout)
 
 

@@ -72,7 +72,7 @@ def test_a_scaffolded_connector_installs_passes_its_kit_and_syncs(tmp_path):
     assert synced.returncode == 0, synced.stderr
     assert "demo-acme: run 1: inserted" in synced.stdout
     assert (work / "mis-sync-demo.db").is_file() and not (work / "mis-sync.db").exists()
-    students = run(*cli, "export", "students", cwd=work)
+    students = run(*cli, "export", "students", "--json", cwd=work)
     assert len(json.loads(students.stdout)) == 9  # ten in the sample; one only in the chess club
 
 
