@@ -308,23 +308,40 @@ class Store(Queries):
             )
 
     def set_local(self, school: str, entity: str, rid: str, field: str, value: str | None) -> None:
+        """Set a school-owned field of a stored record, or clear it (value None).
+
+        A record that is not stored is refused, saying why: left out (and for what reason),
+        no longer sent, or never sent.
+        """
         with self.engine.begin() as conn:
             known = conn.execute(
-                select(t.records.c.id).where(_is(t.records, school, entity, rid))
+                select(t.records.c.id).where(
+                    _is(t.records, school, entity, rid), t.records.c.deleted.is_(False)
+                )
             ).first()
             if known is None:
-                raise ConfigError(f"school {school!r}: no {entity[:-1]} with ID {rid!r} is stored")
+                raise ConfigError(self._not_settable(school, entity, rid))
             conn.execute(
                 delete(t.local_fields).where(
                     _is(t.local_fields, school, entity, rid),
                     t.local_fields.c.field == field,
                 )
             )
-            conn.execute(
-                t.local_fields.insert().values(
-                    school=school, entity=entity, id=rid, field=field, value=value
+            if value is not None:
+                conn.execute(
+                    t.local_fields.insert().values(
+                        school=school, entity=entity, id=rid, field=field, value=value
+                    )
                 )
-            )
+
+    def _not_settable(self, school: str, entity: str, rid: str) -> str:
+        reasons = self.explain(school, entity, rid)["reasons"]
+        what = f"school {school!r}: {entity.removesuffix('s')} {rid}"
+        if reasons[0] == "never sent by the source":
+            return f"{what} is not stored: the MIS has never sent it (check the ID)"
+        if reasons[0] == "no longer sent by the source":
+            return f"{what} is no longer sent by the MIS, so it is not stored"
+        return f"{what} is sent by the MIS but left out: {'; '.join(reasons)}"
 
 
 def _text(value) -> str:

@@ -148,7 +148,10 @@ def test_set_room_survives_runs(cli):
     ]
     assert teacher["room"] == "B12"
     refused = cli("set", "teacher", "T-NONE", "room", "B12")
-    assert refused.exit_code == 2 and "no teacher with ID 'T-NONE' is stored" in refused.stderr
+    assert (
+        refused.exit_code == 2
+        and "teacher T-NONE is not stored: the MIS has never sent it" in refused.stderr
+    )
 
 
 def test_connectors_lists_installed_with_versions(cli):

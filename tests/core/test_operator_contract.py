@@ -771,3 +771,35 @@ def test_export_to_a_file_is_utf8_with_a_bom_on_request(trust, mis_sync, tmp_pat
     assert len(json.loads(as_json.read_text(encoding="utf-8"))) == 15
     refused = mis_sync(*args, "-o", str(tmp_path / "t.txt"), "--format", "table")
     assert refused.exit_code == 2 and not (tmp_path / "t.txt").exists()
+
+
+# -- set --------------------------------------------------------------------------------------
+
+
+def _room(mis_sync, trust, teacher: str):
+    rows = mis_sync("--config", str(trust), "export", "teachers", "--school", "north", "--json")
+    return next(t["room"] for t in json.loads(rows.stdout) if t["id"] == teacher)
+
+
+@pytest.mark.parametrize("entity", ["teachers", "teacher"])
+def test_set_takes_teachers_prints_plainly_and_can_clear(trust, mis_sync, entity):
+    args = ("--config", str(trust), "set", entity, "t01", "room")
+    done = mis_sync(*args, "B12 'annexe'", "--school", "north")
+    assert done.exit_code == 0 and done.stdout == "teacher t01: room = B12 'annexe'\n"
+    assert _room(mis_sync, trust, "t01") == "B12 'annexe'"
+    cleared = mis_sync(*args, "--clear", "--school", "north")
+    assert cleared.exit_code == 0 and cleared.stdout == "teacher t01: room cleared\n"
+    assert _room(mis_sync, trust, "t01") is None
+    assert mis_sync(*args, "B1", "--clear", "--school", "north").exit_code == 2
+    assert mis_sync(*args, "--school", "north").exit_code == 2
+
+
+def test_set_on_a_left_out_teacher_says_why(trust, mis_sync):
+    result = mis_sync(
+        "--config", str(trust), "set", "teachers", "t05", "room", "B1", "--school", "north"
+    )
+    assert result.exit_code == 2
+    assert one_line(result) == (
+        "mis-sync: error: school 'north': teacher t05 is sent by the MIS but left out:"
+        " title is blank"
+    )
