@@ -803,3 +803,51 @@ def test_set_on_a_left_out_teacher_says_why(trust, mis_sync):
         "mis-sync: error: school 'north': teacher t05 is sent by the MIS but left out:"
         " title is blank"
     )
+
+
+# -- MIS_SYNC_TRACE_HOOKS: names, timings, sizes; never a record's contents -----------------
+
+
+def _pupils_personal_data() -> set[str]:
+    import csv
+
+    with open(oneroster.SAMPLE / "users.csv", encoding="utf-8") as f:
+        users = list(csv.DictReader(f))
+    with open(oneroster.SAMPLE / "demographics.csv", encoding="utf-8") as f:
+        births = [row["birthDate"] for row in csv.DictReader(f)]
+    names = {u[k] for u in users for k in ("givenName", "familyName") if u["role"] == "student"}
+    return {v for v in names | set(births) if v}
+
+
+def test_traced_hooks_show_names_timings_and_sizes_never_records(trust, mis_sync):
+    result = mis_sync(
+        "--config",
+        str(trust),
+        "-vv",
+        "run",
+        "oneroster",
+        "--school",
+        "north",
+        env={"MIS_SYNC_TRACE_HOOKS": "1"},
+    )
+    assert result.exit_code == 0, result.stderr
+    traced = [line for line in result.stderr.splitlines() if "mis_sync.plugins: hook " in line]
+    assert any(
+        "hook mis_sync_map [connector:oneroster]" in line and " ms; " in line for line in traced
+    )
+    assert any("returned Dataset(16 students, 21 contacts" in line for line in traced)
+    personal = _pupils_personal_data()
+    assert len(personal) > 20  # the check below has something to find
+    leaked = {value for value in personal if value in result.stderr}
+    assert leaked == set()
+
+
+def test_traced_hooks_of_an_http_connector_show_no_pupil_either(mis_sync):
+    from mis_sync.connectors.integris import demo
+
+    pupils = demo.generate_school()["students"]
+    personal = {p[k] for p in pupils for k in ("LegalForename", "Surname", "DateOfBirth") if p[k]}
+    result = mis_sync("-vv", "run", "integris", "--demo", env={"MIS_SYNC_TRACE_HOOKS": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "hook mis_sync_fetch [connector:integris]" in result.stderr
+    assert {value for value in personal if value in result.stderr} == set()
