@@ -172,15 +172,23 @@ def run_schools(
     connector: str,
     jobs: int = 1,
     progress_for: Callable[[str], Any] | None = None,
+    finished: Callable[[dict], None] | None = None,
     **options,
 ) -> list[dict]:
     """Sync several schools, at most `jobs` at once, each in its own run, lock and transaction.
 
     One school failing never stops the others: its entry says why, with the exit code it
-    would have had alone, so the caller can exit with the worst.
+    would have had alone, so the caller can exit with the worst. `finished(result)` is
+    called (from the school's thread) as each school ends.
     """
 
     def one(key: str) -> dict:
+        result = attempt(key)
+        if finished is not None:
+            finished(result)  # as each school ends: the terminal shows it at once
+        return result
+
+    def attempt(key: str) -> dict:
         try:
             school, pm = prepare(config, key, expect=connector)
             with progress_for(key) if progress_for else nullcontext() as progress:

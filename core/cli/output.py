@@ -146,23 +146,64 @@ def duration(started: str | None, finished: str | None) -> str:
 
 def print_summary(result: dict) -> None:
     """Plain lines, not rich: a cron run should not pay for rich's import to say "no changes"."""
+    click.echo(summary_text(result))
+
+
+def summary_text(result: dict) -> str:
     if result.get("exit_code"):
-        click.echo(f"{result['school']}: {result['status']}: {result['message']}")
-        return
+        return f"{result['school']}: {result['status']}: {result['message']}"
     counts = ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "deleted", "left_out"))
     label = "dry run (nothing written)" if result["status"] == "dry-run" else f"run {result['run']}"
-    click.echo(f"{result['school']}: {label}: {counts}")
+    lines = [f"{result['school']}: {label}: {counts}"]
     if result.get("message"):
-        click.echo(f"  {result['message']}")
+        lines.append(f"  {result['message']}")
     if not any(result[k] for k in ("inserted", "updated", "deleted")):
-        click.echo("  no changes")
+        lines.append("  no changes")
     for reason, count in result["left_out_by_reason"].items():
-        click.echo(f"  left out {count:>5}  {reason}")
+        lines.append(f"  left out {count:>5}  {reason}")
     if result["near_duplicates"]:
-        click.echo(
+        lines.append(
             f"  {len(result['near_duplicates'])} near-duplicate contact pairs"
             " to check at source (see run --json)"
         )
+    return "\n".join(lines)
+
+
+class SchoolsProgress:
+    """Several schools on a terminal: each school's summary as it finishes, above an overall
+    bar. Elsewhere (cron, pipes, --json, --quiet) it shows nothing and `live` is False, so
+    the caller prints the summaries at the end."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total = total
+        self.live = not quiet and sys.stdout.isatty()
+        self.bar = None
+
+    def __enter__(self):
+        if not self.live:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(
+            TextColumn("schools"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("schools", total=self.total)
+        return self.finished
+
+    def finished(self, result: dict) -> None:
+        """Called from each school's thread as it ends; rich's console serialises output."""
+        self.bar.console.print(summary_text(result), markup=False, highlight=False)
+        self.bar.advance(self.task)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 class Progress:

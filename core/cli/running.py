@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import LOOKED_AT, Context, command, demo_database, demo_key, reader_left
-from .output import Progress, print_json, print_summary
+from .output import Progress, SchoolsProgress, print_json, print_summary
 
 
 def _import_pipeline(*, tls: bool):
@@ -100,11 +100,15 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
         if demo:
             click.echo(f"  stored in the demo database {store.where}")
         return None
-    results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
+    shown = SchoolsProgress(len(keys), ctx.json or ctx.quiet)
+    with shown as finished:
+        results = pipeline.run_schools(
+            store, config, keys, connector=connector, jobs=jobs, finished=finished, **options
+        )
     for failed in (r for r in results if r["exit_code"]):
         click.echo(f"mis-sync: error: {failed['message']}", err=True)
     try:
-        if ctx.quiet:
+        if ctx.quiet or shown.live:  # on a terminal, each school was shown as it finished
             pass
         elif ctx.json:
             print_json(results)

@@ -851,3 +851,53 @@ def test_traced_hooks_of_an_http_connector_show_no_pupil_either(mis_sync):
     assert result.exit_code == 0, result.stderr
     assert "hook mis_sync_fetch [connector:integris]" in result.stderr
     assert {value for value in personal if value in result.stderr} == set()
+
+
+# -- several schools on a terminal ----------------------------------------------------------
+
+
+def _on_terminal(argv: list[str], cwd, env: dict) -> str:
+    """Run `python -m mis_sync.core.cli ARGV` with stdout on a pseudo-terminal."""
+    import os
+    import pty
+    import sys
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdout is the pty
+        os.chdir(cwd)
+        os.execve(sys.executable, [sys.executable, "-m", "mis_sync.core.cli", *argv], env)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_several_schools_show_progress_on_a_terminal(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "trust.toml"
+    config.write_text(trust_config("sqlite:///trust.db"))
+    env = {**os.environ, "MIS_SYNC_CONFIG": str(config), "COLUMNS": "100"}
+    shown = _on_terminal(["run", "oneroster"], tmp_path, env)
+    assert "north: run 1: inserted 65" in shown and "south: run 2: inserted" in shown
+    assert "schools" in shown and "2/2" in shown  # the overall bar
+    assert shown.count("north: run 1") == 1  # shown as it finished, not again at the end
+    piped = subprocess.run(
+        [sys.executable, "-m", "mis_sync.core.cli", "run", "oneroster"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 0
+    assert "schools" not in piped.stdout and "north: run 3:" in piped.stdout
