@@ -901,3 +901,42 @@ def test_several_schools_show_progress_on_a_terminal(tmp_path):
     )
     assert piped.returncode == 0
     assert "schools" not in piped.stdout and "north: run 3:" in piped.stdout
+
+
+# -- --quiet, pasteable hints ---------------------------------------------------------------
+
+
+def test_quiet_prints_nothing_on_success_and_failures_still_go_to_stderr(trust, mis_sync):
+    args = ("--config", str(trust), "--quiet")
+    for command in (
+        ["run", "oneroster"],
+        ["run", "oneroster", "--school", "north"],
+        ["set", "teachers", "t01", "room", "B2", "--school", "north"],
+    ):
+        result = mis_sync(*args, *command)
+        assert (result.exit_code, result.stdout, result.stderr) == (0, "", ""), command
+    trust.write_text(trust.read_text().replace(str(oneroster.SAMPLE), "/no/such/exchange"))
+    for command in (["run", "oneroster"], ["run", "oneroster", "--school", "north"]):
+        failed = mis_sync(*args, *command)
+        assert failed.exit_code == 1 and failed.stdout == ""
+        assert "mis-sync: error: " in failed.stderr and "/no/such/exchange" in failed.stderr
+
+
+def test_with_no_config_quiet_drops_the_demo_database_note(mis_sync):
+    assert mis_sync("run", "oneroster", "--demo", "--quiet").stdout == ""
+    result = mis_sync("runs", "--json", "--quiet")
+    assert result.exit_code == 0 and result.stderr == "" and json.loads(result.stdout)
+
+
+def test_pasteable_hints_are_shell_quoted(mis_sync, tmp_path):
+    import shlex
+
+    dest = tmp_path / "x; touch y"
+    dest.mkdir()
+    result = mis_sync("new-connector", "acme", "--dest", str(dest))
+    assert result.exit_code == 0, result.stderr
+    hint = result.stdout.splitlines()[-1].removeprefix("next: ")
+    words = shlex.split(hint)
+    assert words[:3] == ["pip", "install", "-e"] and words[3] == str(dest / "mis-sync-acme")
+    assert words[4:7] == ["&&", "pytest", f"{dest / 'mis-sync-acme'}/tests"]
+    assert not (tmp_path / "y").exists()
