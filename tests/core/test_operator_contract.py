@@ -940,3 +940,15 @@ def test_pasteable_hints_are_shell_quoted(mis_sync, tmp_path):
     assert words[:3] == ["pip", "install", "-e"] and words[3] == str(dest / "mis-sync-acme")
     assert words[4:7] == ["&&", "pytest", f"{dest / 'mis-sync-acme'}/tests"]
     assert not (tmp_path / "y").exists()
+
+
+def test_a_run_in_progress_is_listed_as_running(trust, mis_sync, db_url):
+    store = Store(db_url, create=False)
+    with store.lock("south"):
+        run = store.start_run("south", "oneroster")
+        listed = json.loads(mis_sync("--config", str(trust), "runs", "--json").stdout)[0]
+        table = mis_sync("--config", str(trust), "runs", "--school", "south").stdout
+    store.close()
+    assert (listed["run"], listed["status"], listed["finished"]) == (run, "running", None)
+    assert table.splitlines()[1].split()[:2] == [str(run), "running"]
+    assert table.splitlines()[1].split()[4] == "…"  # no duration yet
