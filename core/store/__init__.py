@@ -46,6 +46,9 @@ class Store(Queries):
         self.where = parsed.render_as_string(hide_password=True)
         backend = parsed.get_backend_name()
         kwargs = {}
+        if backend == "postgresql" and "connect_timeout" not in parsed.query:
+            # a server that never answers is a one-line error after 10 s, not a hang
+            kwargs["connect_args"] = {"connect_timeout": 10}
         if backend == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
             path = parsed.database or ""

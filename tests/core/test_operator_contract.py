@@ -235,7 +235,7 @@ def test_a_school_whose_records_came_from_another_connector_is_refused(trust, mi
         "mis-sync: error: school 'north' holds records stored by connector 'oneroster', not"
         " 'integris'; refusing to replace them. Give the school a new key for the new connector"
     )
-    exported = mis_sync("--config", str(trust), "export", "students", "--school", "north")
+    exported = mis_sync("--config", str(trust), "export", "students", "--school", "north", "--json")
     assert len(json.loads(exported.stdout)) == 15  # nothing deleted
 
 
@@ -952,3 +952,20 @@ def test_a_run_in_progress_is_listed_as_running(trust, mis_sync, db_url):
     assert (listed["run"], listed["status"], listed["finished"]) == (run, "running", None)
     assert table.splitlines()[1].split()[:2] == [str(run), "running"]
     assert table.splitlines()[1].split()[4] == "…"  # no duration yet
+
+
+def test_a_postgresql_server_that_never_answers_is_exit_2_not_a_hang(mis_sync):
+    """A listener that accepts and says nothing: the connect timeout ends it in one line
+    (10 s by default; the URL's own connect_timeout, 1 s here, wins)."""
+    import socket
+    import time
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        _with_database(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/x?connect_timeout=1")
+        began = time.monotonic()
+        result = mis_sync("runs")
+    assert time.monotonic() - began < 10
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert "timeout" in line.lower() and PASSWORD not in line, line
