@@ -6,13 +6,14 @@ and it only runs when something is already wrong.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -22,6 +23,9 @@ from .errors import ConfigError
 DEFAULT_DATABASE = "sqlite:///mis-sync.db"
 log = logging.getLogger("mis_sync.config")
 T = TypeVar("T", bound=msgspec.Struct)
+# A duration option (a timeout, say): more than zero, finite, at most an hour. NaN fails
+# `gt` too, so zero, negative, nan and inf are each one config error naming the key's line.
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 
 
 class CoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -29,16 +33,11 @@ class CoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     connector: str
     parental_responsibility_only: bool = False
-    mass_delete_threshold: float = 0.2
+    # a constraint, not a check in __post_init__: its error then names the key's own line
+    mass_delete_threshold: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.2
     # days a record no longer kept stays stored (and restorable under its ID) before it is
     # purged: a pupil who leaves in July and comes back in September is still restored
-    retention_days: int = 400
-
-    def __post_init__(self) -> None:
-        if not 0 < self.mass_delete_threshold <= 1:
-            raise ValueError("mass_delete_threshold must be more than 0 and at most 1")
-        if self.retention_days < 1:
-            raise ValueError("retention_days must be at least 1")
+    retention_days: Annotated[int, msgspec.Meta(ge=1)] = 400
 
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -49,19 +48,37 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     path: str | None = None  # where it was read from, for messages; not a config key
 
 
+# A school key names the school everywhere (runs, lock, --school): printable, and short
+# enough to fit the store's column (100) and a line of `runs` on an 80-column terminal.
+SCHOOL_KEY_MAX = 64
+_BAD_KEY = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class School:
     """One school's settings, with every plugin's options decoded and checked."""
 
-    def __init__(self, key: str, core: CoreOptions, options: dict[type, msgspec.Struct]):
+    def __init__(
+        self,
+        key: str,
+        core: CoreOptions,
+        options: dict[type, msgspec.Struct],
+        where: tuple[str | None, str | None] = (None, None),
+    ):
         self.key = key
         self.connector = core.connector
         self.parental_responsibility_only = core.parental_responsibility_only
         self.mass_delete_threshold = core.mass_delete_threshold
         self.retention_days = core.retention_days
         self._options = options
+        self._where = where  # the config's path and text, for messages naming a key's line
 
     def options(self, cls: type[T]) -> T:
         return self._options[cls]  # type: ignore[return-value]
+
+    def error(self, key: str, detail: str) -> ConfigError:
+        """A ConfigError naming the file, this school, the key and its line."""
+        path, text = self._where
+        return _error(path, text, ("schools", self.key, key), detail)
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -96,8 +113,31 @@ def load_config(path: Path | None) -> Config:
     except msgspec.ValidationError as exc:
         raise _config_error(path, text, exc, ()) from None
     config.path = str(path)
+    for key in config.schools:
+        if not key or len(key) > SCHOOL_KEY_MAX or _BAD_KEY.search(key):
+            raise _error(
+                path,
+                text,
+                ("schools", key),
+                f"a school key must be 1 to {SCHOOL_KEY_MAX} characters, none of them"
+                " a control character",
+            )
     _warn_if_world_readable(path, config.database)
+    config.database = _relative_to(path.parent, config.database)
     return config
+
+
+def _relative_to(folder: Path, database: str) -> str:
+    """A relative SQLite path is relative to the config file's folder, not to the current
+    one: `mis-sync --config /etc/mis-sync/school.toml` from a cron job's home directory
+    reads the same database as from /etc/mis-sync."""
+    prefix = re.match(r"sqlite(\+\w+)?:///", database)
+    if not prefix:
+        return database
+    rest = database[prefix.end() :]
+    if not rest or rest.startswith(("/", ":memory:", "file:")) or Path(rest).is_absolute():
+        return database
+    return prefix.group(0) + str((folder / rest).absolute())
 
 
 def _warn_if_world_readable(path: Path, database: str) -> None:
@@ -135,7 +175,7 @@ def bind_school(
         known_keys.update(cls.__struct_fields__)
     for name in table:
         if name not in known_keys:
-            raise _error(config.path, text, where + (name,), f"unknown option {name!r}")
+            raise _error(config.path, text, where + (name,), _unknown(name, known_keys))
     try:
         core = msgspec.convert(
             {k: v for k, v in table.items() if k in CoreOptions.__struct_fields__}, CoreOptions
@@ -148,19 +188,44 @@ def bind_school(
         }
     except msgspec.ValidationError as exc:
         raise _config_error(config.path, text, exc, where) from None
-    return School(key, core, options)
+    return School(key, core, options, (config.path, text))
 
 
 def secret_from_env(school: School, variable: str | None, key: str) -> str:
-    """Secrets come from the environment only; say which variable is missing, never a value."""
+    """Secrets come from the environment only.
+
+    The message names the file, the school and the line of `key`, but not the variable:
+    if someone put the secret itself in `key`, printing "the variable" would print it.
+    """
     if not variable:
-        raise ConfigError(f"school {school.key!r}: {key} is not set")
+        raise school.error(key, "not set; name the environment variable holding the secret")
     value = os.environ.get(variable)
     if not value:
-        raise ConfigError(
-            f"school {school.key!r}: environment variable {variable} (named by {key}) is not set"
+        raise school.error(
+            key,
+            "the environment variable it names is not set or empty (export it where"
+            " mis-sync runs; this key holds the variable's name, never the secret)",
         )
     return value
+
+
+def error_at(config: Config, keys: tuple, detail: str) -> ConfigError:
+    """A ConfigError naming the config's file, the dotted key and the key's line."""
+    text = Path(config.path).read_text(encoding="utf-8") if config.path else None
+    return _error(config.path, text, keys, detail)
+
+
+SECRET_HINT = "put the secret in the environment and name the variable in client_secret_env"
+
+
+def _unknown(name: str, known) -> str:
+    """An unknown key, with a near miss suggested, and the secret's own hint."""
+    import difflib
+
+    if name in ("client_secret", "secret", "password"):
+        return f"unknown option {name!r}: secrets never go in the file; {SECRET_HINT}"
+    near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    return f"unknown option {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
 
 
 _PATH = re.compile(r"- at `\$((?:\.[^.`\[]+|\[\d+\])*)`")
@@ -169,36 +234,66 @@ _PATH = re.compile(r"- at `\$((?:\.[^.`\[]+|\[\d+\])*)`")
 def _config_error(path, text, exc: msgspec.ValidationError, prefix: tuple) -> ConfigError:
     message = str(exc)
     match = _PATH.search(message)
-    keys = prefix + (tuple(match.group(1).lstrip(".").split(".")) if match else ())
+    keys = prefix + (tuple(k for k in match.group(1).lstrip(".").split(".") if k) if match else ())
     detail = _PATH.sub("", message).strip().rstrip("-").strip()
+    missing = re.match(r"Object missing required field `([^`]+)`", detail)
+    if missing:
+        detail = f"missing key {missing.group(1)!r}"
     unknown = re.match(r"Object contains unknown field `([^`]+)`", detail)
     if unknown:
         keys += (unknown.group(1),)
-        detail = f"unknown key {unknown.group(1)!r}"
+        known = Config.__struct_fields__ if len(keys) == 1 else ()
+        detail = _unknown(unknown.group(1), [k for k in known if k != "path"]).replace(
+            "unknown option", "unknown key"
+        )
     return _error(path, text, keys, detail)
 
 
 def _error(path, text, keys: tuple, detail: str) -> ConfigError:
-    dotted = ".".join(k for k in keys if k)
+    # keys as TOML spells them: a key that is not bare is quoted (and its control characters
+    # escaped), so a message never carries a raw tab or escape sequence to the terminal
+    dotted = ".".join(k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k) for k in keys)
     line = _line_of(text, keys) if text else None
     where = f"{path or 'config'}" + (f", line {line}" if line else "")
     return ConfigError(f"{where}: {dotted + ': ' if dotted else ''}{detail}")
 
 
 def _line_of(text: str, keys: tuple) -> int | None:
-    """The line where `keys[-1]` is set inside the table `keys[:-1]`, or the table header."""
+    """The line where `keys[-1]` is set inside the table `keys[:-1]`, or the table header.
+
+    Headers and keys are compared as TOML keys: quoted parts (`[schools."st-mary"]`) and
+    spaces around dots are the same key as their bare spelling.
+    """
     if not keys:
         return None
-    table, key = ".".join(keys[:-1]), keys[-1]
-    current = ""
+    keys = tuple(keys)
     header_line = None
+    current: tuple = ()
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if stripped.startswith("["):
-            current = stripped.strip("[]").strip()
-            if current == ".".join(keys):
+            current = _toml_key(stripped.strip("[]"))
+            if current == keys:
                 header_line = number
             continue
-        if current == table and re.match(rf"{re.escape(key)}\s*=", stripped):
+        name, eq, _ = stripped.partition("=")
+        if eq and current + _toml_key(name) == keys:
             return number
     return header_line
+
+
+def _toml_key(text: str) -> tuple:
+    """`a."b.c" . d` -> ("a", "b.c", "d"): enough of TOML's key syntax to find a line."""
+    parts = re.findall(r'\s*("(?:[^"\\]|\\.)*"|' "'[^']*'" r'|[^.\s"\']+)\s*(?:\.|$)', text)
+    return tuple(_unquote(p) for p in parts)
+
+
+def _unquote(part: str) -> str:
+    if part[:1] == "'":
+        return part[1:-1]
+    if part[:1] == '"':
+        try:
+            return json.loads(part)  # TOML's basic strings escape as JSON's do
+        except ValueError:
+            return part[1:-1]
+    return part

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +16,16 @@ import httpx
 import pluggy
 
 from . import collector, plugins
-from .config import Config, School, bind_school
-from .errors import ConfigError, MisSyncError, SafeguardStop, SchoolBusy, SourceError
+from .config import Config, School, bind_school, error_at
+from .errors import (
+    ConfigError,
+    MisSyncError,
+    NothingStored,
+    SafeguardStop,
+    SchoolBusy,
+    SourceError,
+    from_environment,
+)
 from .store import Store
 
 log = logging.getLogger("mis_sync.run")
@@ -66,7 +74,15 @@ def run_school(
 ) -> dict:
     """Sync one school; returns the run's summary (the `run --json` object)."""
     local = local_fields(pm)
-    with store.lock(school.key, wait=wait):
+    with ExitStack() as held:
+        # a dry run writes nothing, not even a lock file: it reads one consistent snapshot
+        if not dry_run:
+            try:
+                held.enter_context(store.lock(school.key, wait=wait))
+            except SchoolBusy as exc:  # listed by `runs` as failed, naming the holder
+                exc.run = store.refused_run(school.key, school.connector, origin, str(exc))
+                raise
+        refuse_other_connector(store, school)
         run = None if dry_run else store.start_run(school.key, school.connector, origin)
         try:
             raw = pm.hook.mis_sync_fetch(
@@ -109,6 +125,7 @@ def run_school(
             if run is not None:
                 status = "stopped" if isinstance(exc, SafeguardStop) else "failed"
                 store.fail_run(run, status, _message(exc))
+                exc.run = run  # the CLI prints the run's object whatever the outcome
             log.info("%s: run %s ended: %s", school.key, run, _message(exc))
             raise
         if run is not None:
@@ -124,6 +141,32 @@ def run_school(
     return {**store.run(run), **{k: summary[k] for k in ("left_out_by_reason", "near_duplicates")}}
 
 
+def refuse_other_connector(store: Store, school: School) -> None:
+    """A school whose stored records came from another connector is refused, not wiped.
+
+    Switching a school key to another connector would see none of the old records in the
+    new source and delete them all (or be stopped as a mass delete only above a threshold).
+    """
+    previous = store.stored_connector(school.key)
+    if previous is not None and previous != school.connector:
+        raise ConfigError(
+            f"school {school.key!r} holds records stored by connector {previous!r}, not"
+            f" {school.connector!r}; refusing to replace them. Give the school a new key for"
+            " the new connector"
+        )
+
+
+def open_store(url: str, *, dry_run: bool = False) -> Store:
+    """The store a run writes to; a dry run creates nothing, and where nothing is stored yet
+    it diffs against an empty picture held in memory."""
+    if not dry_run:
+        return Store(url)
+    try:
+        return Store(url, create=False)
+    except NothingStored:
+        return Store("sqlite://")
+
+
 def run_schools(
     store: Store,
     config: Config,
@@ -132,15 +175,23 @@ def run_schools(
     connector: str,
     jobs: int = 1,
     progress_for: Callable[[str], Any] | None = None,
+    finished: Callable[[dict], None] | None = None,
     **options,
 ) -> list[dict]:
     """Sync several schools, at most `jobs` at once, each in its own run, lock and transaction.
 
     One school failing never stops the others: its entry says why, with the exit code it
-    would have had alone, so the caller can exit with the worst.
+    would have had alone, so the caller can exit with the worst. `finished(result)` is
+    called (from the school's thread) as each school ends.
     """
 
     def one(key: str) -> dict:
+        result = attempt(key)
+        if finished is not None:
+            finished(result)  # as each school ends: the terminal shows it at once
+        return result
+
+    def attempt(key: str) -> dict:
         try:
             school, pm = prepare(config, key, expect=connector)
             with progress_for(key) if progress_for else nullcontext() as progress:
@@ -149,16 +200,12 @@ def run_schools(
             stop = result["status"] == "dry-run" and result["message"]
             return {**result, "exit_code": SafeguardStop.exit_code if stop else 0}
         except MisSyncError as exc:
-            status = {SafeguardStop: "stopped", SchoolBusy: "busy"}.get(type(exc), "failed")
-            return {
-                "school": key,
-                "status": status,
-                "message": str(exc),
-                "exit_code": exc.exit_code,
-            }
+            return failed_result(store, key, connector, exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one school's run must not stop the rest
-            log.exception("%s: internal error", key)
-            return {"school": key, "status": "failed", "message": _message(exc), "exit_code": 1}
+            known = from_environment(exc, store.where)
+            if known is None:
+                log.exception("%s: internal error", key)
+            return failed_result(store, key, connector, known or exc)
 
     from concurrent.futures import ThreadPoolExecutor  # here: a one-school run never needs it
 
@@ -208,6 +255,33 @@ def purge_after_run(store: Store, school: School) -> None:
         )
 
 
+def failed_result(store: Store, key: str, connector: str, exc: BaseException) -> dict:
+    """The `run --json` object of a run that did not finish: its `runs` row when it has one
+    (failed, stopped, or refused as busy), else the same shape with `"run": null`."""
+    run = getattr(exc, "run", None)
+    if run is not None:
+        row = store.run(run)
+    else:
+        row = {
+            "run": None,
+            "school": key,
+            "connector": connector,
+            "status": "failed",
+            "started": None,
+            "finished": None,
+            **dict.fromkeys(("inserted", "updated", "deleted", "left_out", "merged"), 0),
+            "origin": None,
+            "mass_delete_allowed": False,
+            "message": _message(exc),
+        }
+    return {
+        **row,
+        "left_out_by_reason": {},
+        "near_duplicates": [],
+        "exit_code": getattr(exc, "exit_code", 1),
+    }
+
+
 def keep_last_good(store: Store, school: str, dataset) -> None:
     """A record that failed validation takes its stored copy's place for this run.
 
@@ -239,3 +313,22 @@ def _message(exc: BaseException) -> str:
 
 def _quiet(resource: str, done: int, total: int | None) -> None:
     pass
+
+
+def check_config(config: Config) -> None:
+    """Decode and check every school's table against its connector's and plugins' options.
+
+    Every command calls this, not only `run`: a typo in any school stops them all with the
+    file, key and line, instead of one command reading a config another would refuse.
+    """
+    managers: dict[str, pluggy.PluginManager] = {}
+    for key in sorted(config.schools):
+        connector = config.schools[key].get("connector")
+        if not isinstance(connector, str):
+            bind_school(config, key, [])  # raises, naming the file, the key and the line
+        if connector not in managers:
+            try:
+                managers[connector] = plugins.manager(connector)
+            except ConfigError as exc:
+                raise error_at(config, ("schools", key, "connector"), str(exc)) from None
+        school_for(config, key, managers[connector])

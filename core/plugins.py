@@ -2,7 +2,8 @@
 
 A fresh manager per run keeps runs for different schools (and tests) from sharing state.
 `MIS_SYNC_LOAD_PLUGINS` (comma-separated names, empty for none) limits which
-`mis_sync.plugins` entry points load; `MIS_SYNC_TRACE_HOOKS=1` logs every hook call.
+`mis_sync.plugins` entry points load; `MIS_SYNC_TRACE_HOOKS=1` logs every hook call (name,
+plugins, time, sizes; never the records), shown with `-vv`.
 """
 
 from __future__ import annotations
@@ -65,16 +66,72 @@ def manager(
         pm.register(plugin)
     pm.check_pending()
     if os.environ.get("MIS_SYNC_TRACE_HOOKS"):
-        pm.trace.root.setwriter(log.debug)
-        pm.enable_tracing()
+        trace(pm)
     return pm
+
+
+def trace(pm: pluggy.PluginManager) -> None:
+    """Log each hook call: its name, the plugins it ran, its time and the sizes it handled.
+
+    Never the values: a hook's arguments hold pupils' records, and logs name records by ID
+    only (docs/operations.md). pluggy's own tracing prints every argument in full.
+    """
+    import time
+
+    started: list[float] = []
+
+    def before(hook_name, hook_impls, kwargs) -> None:
+        started.append(time.perf_counter())
+
+    def after(outcome, hook_name, hook_impls, kwargs) -> None:
+        took = (time.perf_counter() - started.pop()) * 1000
+        ran = ", ".join(i.plugin_name for i in hook_impls) or "none"
+        args = ", ".join(f"{k}={describe(v)}" for k, v in sorted(kwargs.items()))
+        result = (
+            f"raised {type(outcome.exception).__name__}"
+            if outcome.exception is not None
+            else f"returned {describe(outcome.get_result())}"
+        )
+        log.debug("hook %s [%s] %.1f ms; %s; %s", hook_name, ran, took, args or "no args", result)
+
+    pm.add_hookcall_monitoring(before, after)
+
+
+def describe(value) -> str:
+    """What a hook handled, by kind and size only: never a record's contents."""
+    from .config import School
+    from .schema import Dataset
+
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    if isinstance(value, School):
+        return f"school {value.key!r}"
+    if isinstance(value, Dataset):
+        return "Dataset(" + ", ".join(f"{len(v)} {k}" for k, v in value.records.items()) + ")"
+    if isinstance(value, type):
+        return value.__name__
+    if callable(value):
+        return "a callback"
+    if isinstance(value, str | bytes):
+        return f"{type(value).__name__} of {len(value)}"
+    if isinstance(value, list | tuple | dict | set):
+        if isinstance(value, list | tuple) and all(isinstance(v, type) for v in value):
+            return "[" + ", ".join(describe(v) for v in value) + "]"
+        return f"{type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+def require_installed(name: str) -> None:
+    """Stop (exit 2) on a connector name no installed package provides, listing those that are."""
+    if name not in (known := installed_connectors()):
+        listed = ", ".join(sorted(known)) or "none"
+        raise ConfigError(f"connector {name!r} is not installed (installed: {listed})")
 
 
 def load_connector(name: str, installed: EntryPoints) -> object:
     found = list(installed.select(group=CONNECTOR_GROUP, name=name))
     if not found:
-        known = ", ".join(sorted(installed_connectors())) or "none"
-        raise ConfigError(f"unknown connector {name!r} (installed: {known})")
+        require_installed(name)
     return found[0].load()
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import msgspec
 
-from mis_sync.core.config import secret_from_env
+from mis_sync.core.config import Seconds, secret_from_env
 from mis_sync.core.hookspecs import Demo, hookimpl
 from mis_sync.core.http import HttpClient
 from mis_sync.core.limits import Limits
@@ -27,7 +27,7 @@ class IntegrisOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     client_id: str
     client_secret_env: str
     page_limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 500
-    timeout: float = 30.0
+    timeout: Seconds = 30.0
 
 
 @hookimpl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import Context, handled, main, pass_ctx
+from . import Context, command, main
 from .output import print_json, table
 
 
@@ -13,25 +13,21 @@ def db() -> None:
     """Manage the database schema."""
 
 
-@db.command()
-@pass_ctx
-@handled
+@command(db)
 def upgrade(ctx: Context) -> None:
     """Bring the database to the schema this mis-sync needs, keeping every row."""
-    from sqlalchemy import create_engine
-
     from ..store import migrate
 
-    engine = create_engine(ctx.config.database)
-    before = migrate.current(engine)
-    migrate.upgrade(engine)
-    click.echo(f"database schema: {before or 'empty'} -> {migrate.HEAD}")
+    before, after = migrate.upgrade_database(ctx.config.database)
+    if ctx.quiet:
+        return
+    if ctx.json:
+        return print_json({"before": before, "after": after})
+    click.echo(f"database schema: {before or 'empty'} -> {after}")
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@handled
-def connectors(as_json):
+@command()
+def connectors(ctx: Context):
     """List the installed connectors and plugins, with versions."""
     from ..plugins import installed_connectors, installed_plugins
 
@@ -42,12 +38,12 @@ def connectors(as_json):
     rows += [
         {"kind": "plugin", "name": n, "version": v} for n, v in sorted(installed_plugins().items())
     ]
-    if as_json:
+    if ctx.json:
         return print_json(rows)
     table("Installed", ["kind", "name", "version"], rows)
 
 
-@main.command(name="new-connector")
+@command(name="new-connector")
 @click.argument("name")
 @click.option(
     "--dest",
@@ -56,15 +52,20 @@ def connectors(as_json):
     show_default=True,
     help="Folder to create mis-sync-NAME in.",
 )
-@handled
-def new_connector(name: str, dest: str) -> None:
+def new_connector(ctx: Context, name: str, dest: str) -> None:
     """Create a new connector package from the template, its tests wired to the kit."""
+    import shlex
     from pathlib import Path
 
     from ..scaffold import new_connector as scaffold
 
     target = scaffold(name, Path(dest))
+    quoted = shlex.quote(str(target))  # a hint is pasted into a shell: quote what it names
+    steps = f"pip install -e {quoted} && pytest {shlex.quote(f'{target}/tests')}"
+    steps += f" && mis-sync run {name} --demo"
+    if ctx.quiet:
+        return
+    if ctx.json:
+        return print_json({"created": str(target), "next": steps})
     click.echo(f"created {target}")
-    click.echo(
-        f"next: pip install -e {target} && pytest {target}/tests && mis-sync run {name} --demo"
-    )
+    click.echo(f"next: {steps}")

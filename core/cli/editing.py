@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import click
 
-from . import Context, handled, main, pass_ctx
+from . import Context, command
+from .output import print_json
 
 
-@main.command(name="set")
-@click.argument("entity", type=click.Choice(["teacher"]))
+@command(name="set")
+@click.argument("entity", type=click.Choice(["teachers", "teacher"]))
 @click.argument("record_id")
 @click.argument("field", type=click.Choice(["room"]))
-@click.argument("value")
+@click.argument("value", required=False)
+@click.option("--clear", is_flag=True, help="Clear the field instead of setting it.")
 @click.option("--school", help="The school (optional when one is configured).")
-@pass_ctx
-@handled
-def set_local(ctx: Context, entity, record_id, field, value, school):
-    """Set a school-owned field that no sync overwrites."""
-    key = ctx.school_key(school)
-    ctx.store().set_local(key, entity + "s", record_id, field, value)
-    click.echo(f"{entity} {record_id}: {field} = {value!r}")
+def set_local(ctx: Context, entity, record_id, field, value, clear, school):
+    """Set or clear a school-owned field that no sync overwrites."""
+    if clear == (value is not None):
+        raise click.UsageError("give a VALUE, or --clear (not both)")
+    entity = entity.removesuffix("s") + "s"  # `teacher` too, as people say it
+    store = ctx.reader()  # a record to set a field on must already be stored
+    key = ctx.school_key(school, store)
+    store.set_local(key, entity, record_id, field, value)
+    if ctx.quiet:
+        return
+    if ctx.json:
+        return print_json({"school": key, "entity": entity, "id": record_id, field: value})
+    shown = "cleared" if value is None else f"= {value}"
+    click.echo(f"{entity.removesuffix('s')} {record_id}: {field} {shown}")

@@ -1,48 +1,51 @@
-"""Commands that only read the store: `runs`, `changes`, `explain`, `export`."""
+"""Commands that only read the store: `runs`, `changes`, `explain`, `export`.
+
+Each opens the store with `ctx.reader()` (never creating a database) and checks `--school`
+with `ctx.school_key`, so a typo is exit 2, never an empty answer.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
-from . import ENTITY, Context, NoConnector, handled, main, pass_ctx
-from .output import OPS, PAGE, change_table, fmt_counts, print_json, table, write_csv
+from . import ENTITY, Context, NoConnector, command
+from .output import (
+    OPS,
+    PAGE,
+    change_table,
+    csv_cell,
+    csv_text,
+    fmt_counts,
+    json_text,
+    print_json,
+    print_runs,
+    table,
+    write_file,
+)
+
+# the largest run number the store's integer column holds, on SQLite and PostgreSQL alike
+RUN_NUMBER = click.IntRange(1, 2**31 - 1)
 
 
-@main.command()
+@command()
 @click.option("--school", help="Only this school.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handled
-def runs(ctx: Context, school, as_json):
+@click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=20, show_default=True, help="Newest N."
+)
+def runs(ctx: Context, school, limit):
     """List past runs: when, status and counts."""
-    rows = ctx.store().runs(school)
-    if as_json:
+    store = ctx.reader()
+    if school is not None:
+        school = ctx.school_key(school, store)
+    rows = store.runs(school, limit=limit)
+    if ctx.json:
         return print_json(rows)
-    table(
-        "Runs",
-        [
-            "run",
-            "school",
-            "connector",
-            "status",
-            "started",
-            "inserted",
-            "updated",
-            "deleted",
-            "left_out",
-            "merged",
-            "message",
-        ],
-        rows,
-    )
+    print_runs(rows)
 
 
-@main.command()
+@command()
 @click.option("--school", help="The school (optional when one is configured).")
-@click.option("--run", "run_no", type=int, help="The run (default: the latest completed run).")
+@click.option("--run", "run_no", type=RUN_NUMBER, help="The run (default: the latest completed).")
 @click.option("--entity", type=ENTITY, help="Only this entity.")
 @click.option("--op", type=click.Choice(list(OPS)), help="Only this kind of change.")
 @click.option("--id", "rid", help="Only this record (its MIS ID: a pupil's links come too).")
@@ -51,14 +54,12 @@ def runs(ctx: Context, school, as_json):
     type=click.IntRange(0),
     help=f"Events to show (default {PAGE} in a table, all with --json; 0 for all).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handled
-def changes(ctx: Context, school, run_no, entity, op, rid, limit, as_json):
+def changes(ctx: Context, school, run_no, entity, op, rid, limit):
     """Show the change events of a run, with old and new field values."""
-    store, key = ctx.store(), ctx.school_key(school)
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
     filters = dict(entity=entity, op=op, rid=rid)
-    if as_json:
+    if ctx.json:
         return print_json(store.changes(key, run_no, **filters, limit=limit or None))
     summary = store.change_summary(key, run_no, **filters)
     if summary["run"] is None:
@@ -82,17 +83,15 @@ def changes(ctx: Context, school, run_no, entity, op, rid, limit, as_json):
         click.echo(f"{summary['matched'] - len(events)} more, use --limit")
 
 
-@main.command()
+@command()
 @click.argument("entity", type=ENTITY)
 @click.argument("record_id")
 @click.option("--school", help="The school (optional when one is configured).")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handled
-def explain(ctx: Context, entity, record_id, school, as_json):
+def explain(ctx: Context, entity, record_id, school):
     """Say whether a record is kept and, if not, why (the ID as the MIS gives it)."""
-    answer = ctx.store().explain(ctx.school_key(school), entity, record_id)
-    if as_json:
+    store = ctx.reader()
+    answer = store.explain(ctx.school_key(school, store), entity, record_id)
+    if ctx.json:
         return print_json(answer)
     _print_explained(answer)
     for part in answer.get("parts", ()):
@@ -114,42 +113,59 @@ def _print_explained(answer: dict, indent: int = 0) -> None:
         click.echo(f"{pad}    {'' if cause.startswith('and ') else 'because '}{cause}")
 
 
-@main.command()
+@command()
 @click.argument("entity", type=click.Choice([*ENTITY.choices, "parents"]))
 @click.option("--school", help="The school (optional when one is configured).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    help="Default: table; with -o, from the file's suffix (.json, else csv).",
 )
-@pass_ctx
-@handled
-def export(ctx: Context, entity, school, fmt):
-    """Print the kept records of one entity (or parents, with pupils) as JSON or CSV."""
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to FILE (UTF-8) instead of stdout.",
+)
+@click.option("--bom", is_flag=True, help="Begin CSV with a byte-order mark, for spreadsheets.")
+def export(ctx: Context, entity, school, fmt, output, bom):
+    """The kept records of one entity (or parents) as a table, JSON or CSV."""
+    # `export parents` is the product guide's "Export Parents": each contact with their pupils
     from ..pipeline import local_fields
     from ..plugins import manager
-
-    store = ctx.store()
-    if entity == "parents":
-        return _export_parents(store.export_parents(ctx.school_key(school)), fmt)
-    local = local_fields(manager(NoConnector()))
-    rows = store.export(ctx.school_key(school), entity, local)
-    if fmt == "json":
-        return print_json(rows)
-    import csv
-
     from ..schema import export_fields
 
-    writer = csv.DictWriter(sys.stdout, fieldnames=export_fields(entity), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
-        )
+    if ctx.json:
+        fmt = "json"
+    elif fmt is None:
+        fmt = ("json" if output.lower().endswith(".json") else "csv") if output else "table"
+    if fmt == "table" and output:
+        raise click.UsageError("-o writes JSON or CSV: pass --format json or --format csv")
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
+    if entity == "parents":
+        rows, columns = _parents(store.export_parents(key), fmt)
+    else:
+        rows = store.export(key, entity, local_fields(manager(NoConnector())))
+        columns = list(export_fields(entity))
+    if fmt == "table":
+        return table(entity, columns, [{c: csv_cell(r[c]) for c in columns} for r in rows])
+    text = json_text(rows) if fmt == "json" else csv_text(columns, rows, bom=bom)
+    if not output:
+        return click.echo(text, nl=False)
+    write_file(output, text)
+    if not ctx.quiet:
+        click.echo(f"{key}: {len(rows)} {entity} written to {output} ({fmt})")
 
 
-def _export_parents(rows: list[dict], fmt: str) -> None:
-    """JSON keeps the pupils as a list; CSV, read by people in a spreadsheet, in words."""
+def _parents(rows: list[dict], fmt: str) -> tuple[list[dict], list[str]]:
+    """JSON keeps each contact's pupils as a list; a table or CSV, read by people, in words."""
+    from ..store.queries import PARENT_FIELDS
+
+    columns = [*PARENT_FIELDS, "pupils"]
     if fmt == "json":
-        return print_json(rows)
+        return rows, columns
 
     def pupil(p: dict) -> str:
         about = [p["relationship"] or "relationship not set"]
@@ -157,9 +173,4 @@ def _export_parents(rows: list[dict], fmt: str) -> None:
             about.append("parental responsibility")
         return f"{p['student_id']} ({', '.join(about)})"
 
-    from ..store.queries import PARENT_FIELDS
-
-    write_csv(
-        [*PARENT_FIELDS, "pupils"],
-        [{**r, "pupils": "; ".join(pupil(p) for p in r["pupils"])} for r in rows],
-    )
+    return [{**r, "pupils": "; ".join(pupil(p) for p in r["pupils"])} for r in rows], columns

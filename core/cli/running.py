@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from . import DEMO_KEY, Context, handled, main, pass_ctx, reader_left
-from .output import Progress, print_json, print_summary
+from . import LOOKED_AT, Context, command, demo_database, demo_key, reader_left
+from .output import Progress, SchoolsProgress, print_json, print_summary
 
 
 def _import_pipeline(*, tls: bool):
@@ -38,11 +38,11 @@ def _import_pipeline(*, tls: bool):
     return sys.modules["mis_sync.core.pipeline"]
 
 
-@main.command()
+@command()
 @click.argument("connector")
 @click.option("--school", help="Only this school (default: every school using CONNECTOR).")
-@click.option("--demo", is_flag=True, help="Sync the connector's bundled demo school.")
-@click.option("--dry-run", is_flag=True, help="Fetch and diff, but write nothing.")
+@click.option("--demo", is_flag=True, help="Sync the connector's demo school (own database).")
+@click.option("--dry-run", is_flag=True, help="Fetch and diff, but write nothing at all.")
 @click.option(
     "--allow-mass-delete", is_flag=True, help="Let through a run that deletes many records."
 )
@@ -54,55 +54,66 @@ def _import_pipeline(*, tls: bool):
     show_default=True,
     help="Schools synced at once.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@pass_ctx
-@handled
-def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs, as_json):
+def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs):
     """Run one sync: fetch, map, filter, diff and store."""
     pipeline = _import_pipeline(tls=not demo)  # the demo's fake needs no TLS
-    from ..errors import ConfigError, SafeguardStop
+    from .. import plugins
+    from ..config import Config
+    from ..errors import ConfigError, MisSyncError, SafeguardStop
 
     config = ctx.config
+    plugins.require_installed(connector)  # before anything else: `run intgris` is a typo
     transport = None
     if demo:
-        from .. import plugins
-
         found = plugins.manager(connector).hook.mis_sync_demo()
         if found is None:
             raise ConfigError(f"connector {connector!r} has no demo school")
-        config.schools = {DEMO_KEY: found.options}
-        config.path = None
+        key = demo_key(connector)
+        config = Config(database=demo_database(), schools={key: found.options})
         transport = found.transport
-        keys = [DEMO_KEY]
-    elif school:
-        keys = [school]
+        keys = [key]
+    elif school is not None:
+        keys = [ctx.school_key(school)]
     else:
         keys = sorted(k for k, v in config.schools.items() if v.get("connector") == connector)
         if not keys:
-            raise ConfigError(
-                f"no school in {config.path or 'the config (none found)'} uses connector"
-                f" {connector!r}; try --demo"
-            )
-    store = ctx.store()
+            raise ConfigError(_no_school_uses(config, connector))
+    store = pipeline.open_store(config.database, dry_run=dry_run)
     options = dict(
         transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
     )
     if len(keys) == 1:  # one school: its error is the command's error
         sch, pm = pipeline.prepare(config, keys[0], expect=connector)
-        with Progress(keys[0], as_json) as progress:
-            result = pipeline.run_school(store, sch, pm, progress=progress, **options)
-        if as_json:
+        try:
+            with Progress(keys[0], ctx.json or ctx.quiet) as progress:
+                result = pipeline.run_school(store, sch, pm, progress=progress, **options)
+        except MisSyncError as exc:  # scripts get the run's object whatever the outcome
+            if ctx.json and not ctx.quiet:
+                print_json(pipeline.failed_result(store, keys[0], connector, exc))
+            raise
+        # a dry run the safeguard would stop exits as the real run would (3), having shown it
+        stop = result["status"] == "dry-run" and bool(result["message"])
+        result["exit_code"] = SafeguardStop.exit_code if stop else 0
+        if ctx.json and not ctx.quiet:
             print_json(result)
-        else:
+        elif not ctx.quiet:
             print_summary(result)
-        if result["status"] == "dry-run" and result["message"]:  # the safeguard would stop it
+            if demo:
+                click.echo(f"  stored in the demo database {store.where}")
+        if stop:
             sys.exit(SafeguardStop.exit_code)
-        return
-    results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
+        return None
+    shown = SchoolsProgress(len(keys), ctx.json or ctx.quiet)
+    with shown as finished:
+        results = pipeline.run_schools(
+            store, config, keys, connector=connector, jobs=jobs, finished=finished, **options
+        )
     for failed in (r for r in results if r["exit_code"]):
         click.echo(f"mis-sync: error: {failed['message']}", err=True)
     try:
-        if as_json:
+        if ctx.quiet or shown.live:  # on a terminal, each school was shown as it finished
+            pass
+        elif ctx.json:
             print_json(results)
         else:
             for result in results:
@@ -113,7 +124,19 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
     sys.exit(max(r["exit_code"] for r in results))
 
 
-@main.command()
+def _no_school_uses(config, connector: str) -> str:
+    """With a config, say what it holds (never steer towards --demo); without, say where we
+    looked, and that --demo is there to try."""
+    if config.path is None:
+        return (
+            f"no config file found (looked at {LOOKED_AT}); write mis-sync.toml"
+            f" (docs/operations.md), or try `mis-sync run {connector} --demo`"
+        )
+    held = ", ".join(f"{k} ({v.get('connector')})" for k, v in sorted(config.schools.items()))
+    return f"{config.path}: no school uses connector {connector!r} (configured: {held or 'none'})"
+
+
+@command()
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -121,8 +144,6 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
     show_default=True,
     help="Worker processes.",
 )
-@pass_ctx
-@handled
 def worker(ctx: Context, concurrency: int) -> None:
     """Start a Celery worker that runs the syncs dispatched to the broker."""
     from .. import tasks
@@ -131,13 +152,11 @@ def worker(ctx: Context, concurrency: int) -> None:
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork"])
 
 
-@main.command()
+@command()
 @click.argument("connector", required=False)
 @click.option(
     "--school", help="Only this school (default: every school, or every one using CONNECTOR)."
 )
-@pass_ctx
-@handled
 def dispatch(ctx: Context, connector: str | None, school: str | None) -> None:
     """Queue one sync task per school for the Celery workers."""
     from .. import tasks
@@ -147,17 +166,26 @@ def dispatch(ctx: Context, connector: str | None, school: str | None) -> None:
     if not config.path:
         raise ConfigError("dispatch needs a config file that the workers can read too")
     keys = (
-        [school]
-        if school
+        [ctx.school_key(school)]
+        if school is not None
         else sorted(
             k
             for k, v in config.schools.items()
             if connector is None or v.get("connector") == connector
         )
     )
-    unknown = [k for k in keys if k not in config.schools]
-    if unknown or not keys:
-        raise ConfigError(f"{config.path}: no school {unknown[0] if unknown else 'to dispatch'!r}")
+    if not keys:
+        raise ConfigError(
+            _no_school_uses(config, connector) if connector else f"{config.path}: no school"
+        )
     tasks.configure(config)
-    for key, task_id in zip(keys, tasks.dispatch(config, keys), strict=True):
-        click.echo(f"{key}: queued as task {task_id}")
+    queued = [
+        {"school": key, "task": task_id}
+        for key, task_id in zip(keys, tasks.dispatch(config, keys), strict=True)
+    ]
+    if ctx.quiet:
+        return
+    if ctx.json:
+        return print_json(queued)
+    for row in queued:
+        click.echo(f"{row['school']}: queued as task {row['task']}")

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import click
 
-from . import ENTITY, Context, NoConnector, handled, main, pass_ctx
-from .output import listing_options, output_to, print_json, table, write_csv
+from . import ENTITY, Context, NoConnector, command, group, main
+from .output import fmt_of, listing_options, output_to, print_json, table, write_csv
 
 WORKLIST_COLUMNS = ["entity", "id", "reason", "because", "fix"]
 
@@ -21,14 +21,14 @@ def _plugins(ctx: Context, store, key: str):
     from ..errors import ConfigError
     from ..plugins import manager
 
-    connector = ctx.config.schools.get(key, {}).get("connector") or store.connector_of(key)
+    connector = ctx.config.schools.get(key, {}).get("connector") or store.stored_connector(key)
     try:
         return manager(connector if isinstance(connector, str) else NoConnector())
     except ConfigError:
         return manager(NoConnector())
 
 
-@main.command("left-out")
+@command(name="left-out")
 @click.argument("entity", type=ENTITY, required=False)
 @click.option("--school", help="The school (optional when one is configured).")
 @click.option("--reason", help="Only records with a reason containing this text.")
@@ -37,21 +37,20 @@ def _plugins(ctx: Context, store, key: str):
     "-o", "output", metavar="FILE", type=click.Path(dir_okay=False), help="Write to FILE."
 )
 @listing_options
-@pass_ctx
-@handled
-def left_out(ctx: Context, entity, school, reason, rid, output, fmt, as_json):
+def left_out(ctx: Context, entity, school, reason, rid, output, fmt):
     """The worklist: what the latest run left out, by reason, with what to fix."""
     from ..fixes import worklist
 
-    store, key = ctx.store(), ctx.school_key(school)
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
     found = worklist(store, _plugins(ctx, store, key), key, entity=entity, reason=reason, rid=rid)
     with output_to(output):
-        _print_worklist(key, found, fmt, as_json)
+        _print_worklist(key, found, fmt_of(ctx, fmt))
 
 
-def _print_worklist(key: str, found: dict, fmt: str, as_json: bool) -> None:
+def _print_worklist(key: str, found: dict, fmt: str) -> None:
     rows = [{**r, "because": "; ".join(r["reasons"][1:])} for r in found["records"]]
-    if as_json or fmt == "json":
+    if fmt == "json":
         return print_json(
             [
                 {k: r[k] for k in ("entity", "id", "reason", "reasons", "merged", "fix")}
@@ -78,19 +77,18 @@ def _print_worklist(key: str, found: dict, fmt: str, as_json: bool) -> None:
         table(title, ["id", "because", "fix"], members)
 
 
-@main.group(invoke_without_command=True)
+@group()
 @click.option("--school", help="The school (optional when one is configured).")
 @click.option("--all", "everything", is_flag=True, help="Dismissed and no longer present too.")
 @listing_options
-@pass_ctx
-@click.pass_context
-@handled
-def duplicates(click_ctx, ctx: Context, school, everything, fmt, as_json):
+def duplicates(ctx: Context, click_ctx, school, everything, fmt):
     """The near-duplicate contacts register, kept across runs."""
     if click_ctx.invoked_subcommand is not None:
         return
-    key = ctx.school_key(school)
-    pairs = ctx.store().duplicates(key, everything=everything)
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
+    fmt = fmt_of(ctx, fmt)
+    pairs = store.duplicates(key, everything=everything)
     rows = [
         {
             **p,
@@ -100,12 +98,12 @@ def duplicates(click_ctx, ctx: Context, school, everything, fmt, as_json):
         }
         for p in pairs
     ]
-    if as_json or fmt == "json":
+    if fmt == "json":
         return print_json(pairs)
     columns = ["a", "b", "why", "state", "first_seen", "last_seen", "same", "different"]
     if fmt == "csv":
         return write_csv(columns, rows)
-    if ctx.store().latest_run(key) is None:
+    if store.latest_run(key) is None:
         return click.echo(f"{key}: no successful run yet")
     table(f"Near-duplicate contacts of {key}", columns, rows)
     if not rows:
@@ -115,34 +113,34 @@ def duplicates(click_ctx, ctx: Context, school, everything, fmt, as_json):
         )
 
 
-@duplicates.command()
+@command(duplicates)
 @click.argument("a")
 @click.argument("b")
 @click.option("--school", help="The school (optional when one is configured).")
-@pass_ctx
-@handled
 def dismiss(ctx: Context, a, b, school):
     """Mark contacts A and B "not a duplicate"; it stays so across runs."""
-    key = ctx.school_key(school)
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    pair = ctx.store().dismiss(key, a, b, when)
-    click.echo(f"{key}: contacts {pair['a']} and {pair['b']} marked not a duplicate ({when})")
+    pair = store.dismiss(key, a, b, when)
+    if ctx.json:
+        return print_json({**pair, "dismissed": when})
+    if not ctx.quiet:
+        click.echo(f"{key}: contacts {pair['a']} and {pair['b']} marked not a duplicate ({when})")
 
 
-@duplicates.command()
+@command(duplicates)
 @click.argument("a")
 @click.argument("b")
 @click.option("--school", help="The school (optional when one is configured).")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@pass_ctx
-@handled
-def report(ctx: Context, a, b, school, as_json):
+def report(ctx: Context, a, b, school):
     """The example to send to the MIS's support: both records and their pupils."""
     from ..store.duplicates import COMPARED
 
-    key = ctx.school_key(school)
-    pair = ctx.store().duplicate(key, a, b)
-    if as_json:
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
+    pair = store.duplicate(key, a, b)
+    if ctx.json:
         return print_json(pair)
     first, second = (pair["records"][pair[k]] for k in ("a", "b"))
     click.echo(
@@ -182,23 +180,23 @@ def check() -> None:
     """Checks of the stored data against what the product needs."""
 
 
-@check.command()
+@command(check)
 @click.option("--school", help="The school (optional when one is configured).")
 @listing_options
-@pass_ctx
-@handled
-def sso(ctx: Context, school, fmt, as_json):
+def sso(ctx: Context, school, fmt):
     """Teachers and contacts whose email cannot match them at sign-in."""
     from .. import sso as checks
 
-    key = ctx.school_key(school)
-    rows = checks.problems(ctx.store(), key)
-    if as_json or fmt == "json":
+    store = ctx.reader()
+    key = ctx.school_key(school, store)
+    fmt = fmt_of(ctx, fmt)
+    rows = checks.problems(store, key)
+    if fmt == "json":
         return print_json(rows)
     columns = ["entity", "id", "email", "problem"]
     if fmt == "csv":
         return write_csv(columns, rows)
-    if ctx.store().latest_run(key) is None:
+    if store.latest_run(key) is None:
         return click.echo(f"{key}: no successful run yet")
     table(f"Sign-in (SSO) problems of {key}", columns, rows)
     click.echo(

@@ -14,9 +14,9 @@ from datetime import datetime
 
 import msgspec
 from sqlalchemy import Connection, and_, bindparam, create_engine, delete, event, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-from ..errors import ConfigError, SafeguardStop
+from ..errors import ConfigError, EnvironmentProblem, NothingStored, SafeguardStop
 from ..rules import MERGED
 from ..schema import ENTITIES, Dataset
 from . import duplicates, migrate
@@ -36,21 +36,42 @@ class Store(Lifecycle, Queries, Duplicates):
     retention purge and erasure in lifecycle.py, the near-duplicate register in
     duplicates.py."""
 
-    def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(url)
-        except Exception:
-            raise ConfigError(f"database: not a database URL: {url!r}") from None
-        if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the database at `url`; with `create`, make its tables if it has none.
+
+        A command that only reads passes create=False: then a missing SQLite file or a
+        database without the store's tables is an error (exit 2), and nothing is created.
+        Every failure to reach it is one line with the URL's password masked.
+        """
+        parsed = database_url(url)
+        self.where = parsed.render_as_string(hide_password=True)
+        backend = parsed.get_backend_name()
         kwargs = {}
-        if parsed.get_backend_name() == "sqlite":
+        if backend == "postgresql" and "connect_timeout" not in parsed.query:
+            # a server that never answers is a one-line error after 10 s, not a hang
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        if backend == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
-        # errors name the statement, never its parameters: those hold pupils' data
-        self.engine = create_engine(parsed, hide_parameters=True, **kwargs)
-        if parsed.get_backend_name() == "sqlite":
+            path = parsed.database or ""
+            if path and path != ":memory:" and not path.startswith("file:"):
+                _check_sqlite_path(self.where, path, create)
+        try:
+            # errors name the statement, never its parameters: those hold pupils' data
+            self.engine = create_engine(parsed, hide_parameters=True, **kwargs)
+        except ModuleNotFoundError as exc:
+            raise _missing_driver(parsed, exc) from None
+        if backend == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrate.ensure(self.engine)
+        try:
+            migrate.ensure(self.engine, may_create=create, where=self.where)
+        except Exception as exc:
+            from ..errors import from_environment
+
+            known = from_environment(exc, self.where)
+            self.engine.dispose()
+            if known is None:
+                raise
+            raise known from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -91,6 +112,23 @@ class Store(Lifecycle, Queries, Duplicates):
                     status="running",
                     started=t.stamp(),
                     origin=origin,
+                )
+            ).inserted_primary_key[0]
+
+    def refused_run(self, school: str, connector: str, origin: str, message: str) -> int:
+        """A run refused because another holds the school: listed as failed, with the message
+        naming the holder. Written without the lock, and touching no other run's row."""
+        with self.engine.begin() as conn:
+            at = t.stamp()
+            return conn.execute(
+                t.runs.insert().values(
+                    school=school,
+                    connector=connector,
+                    status="failed",
+                    started=at,
+                    finished=at,
+                    origin=origin,
+                    message=message,
                 )
             ).inserted_primary_key[0]
 
@@ -291,25 +329,44 @@ class Store(Lifecycle, Queries, Duplicates):
         who: str | None = None,
         now: datetime | None = None,
     ) -> None:
-        """Set a school-owned field; a change is audited as a `local` event with who (the OS
-        user unless given: the dashboard passes its user), when, and the old and new value."""
+        """Set a school-owned field of a stored record, or clear it (value None).
+
+        A change is audited as a `local` event with who (the OS user unless given: the
+        dashboard passes its user), when, and the old and new value. A record that is not
+        stored is refused, saying why: left out (and for what reason), no longer sent, or
+        never sent.
+        """
         with self.engine.begin() as conn:
             known = conn.execute(
-                select(t.records.c.id).where(_is(t.records, school, entity, rid))
+                select(t.records.c.id).where(
+                    _is(t.records, school, entity, rid), t.records.c.deleted.is_(False)
+                )
             ).first()
             if known is None:
-                raise ConfigError(f"school {school!r}: no {entity[:-1]} with ID {rid!r} is stored")
+                raise ConfigError(self._not_settable(school, entity, rid))
             mine = and_(_is(t.local_fields, school, entity, rid), t.local_fields.c.field == field)
             old = conn.execute(select(t.local_fields.c.value).where(mine)).scalar()
             if old != value:
                 changes = {field: [old, value]}
                 hand_event(conn, school, [(entity, rid)], "local", changes, who=who, now=now)
             conn.execute(delete(t.local_fields).where(mine))
-            conn.execute(
-                t.local_fields.insert().values(
-                    school=school, entity=entity, id=rid, field=field, value=value
+            if value is not None:
+                conn.execute(
+                    t.local_fields.insert().values(
+                        school=school, entity=entity, id=rid, field=field, value=value
+                    )
                 )
-            )
+
+    def _not_settable(self, school: str, entity: str, rid: str) -> str:
+        reasons = self.explain(school, entity, rid)["reasons"]
+        what = f"school {school!r}: {entity.removesuffix('s')} {rid}"
+        if reasons[0] == "never sent by the source":
+            return f"{what} is not stored: the MIS has never sent it (check the ID)"
+        if reasons[0].startswith("no longer sent by the source"):
+            return f"{what} is no longer sent by the MIS, so it is not stored"
+        if reasons[0].startswith("forgotten"):
+            return f"{what} is not stored: {reasons[0]}"
+        return f"{what} is sent by the MIS but left out: {'; '.join(reasons)}"
 
 
 def _text(value) -> str:
@@ -406,3 +463,51 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def database_url(url: str) -> URL:
+    """The config's `database` as SQLAlchemy's URL: `postgres://` and `postgresql://` mean
+    PostgreSQL through psycopg 3, as most tools take them; other backends are refused."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(
+            "database: not a database URL (sqlite:///path or postgresql://user@host/db)"
+        ) from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        shown = parsed.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"database {shown}: {backend} is not supported; use SQLite (sqlite:///path)"
+            " or PostgreSQL (postgresql://user@host/db)"
+        )
+    return parsed
+
+
+def _missing_driver(parsed: URL, exc: ModuleNotFoundError) -> EnvironmentProblem:
+    shown = parsed.render_as_string(hide_password=True)
+    hint = (
+        "pip install 'mis-sync[postgres]'"
+        if exc.name == "psycopg"
+        else "install it, or use postgresql:// with pip install 'mis-sync[postgres]'"
+    )
+    return EnvironmentProblem(f"database {shown}: driver {exc.name} is not installed; {hint}")
+
+
+def _check_sqlite_path(where: str, path: str, create: bool) -> None:
+    """SQLite would create a missing file (and fail obscurely in a missing folder)."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not create and not file.is_file():
+        raise NothingStored(
+            f"database {where}: no such file, so nothing has been synced there yet"
+            " (run `mis-sync run CONNECTOR` first, or check `database`)"
+        )
+    if create and not file.parent.is_dir():
+        raise EnvironmentProblem(f"database {where}: the folder {file.parent} does not exist")

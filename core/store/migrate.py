@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Engine, MetaData, PrimaryKeyConstraint, String, Table, inspect, text
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NothingStored
 from . import views
 from .lock import school_lock
 from .tables import metadata
@@ -37,10 +37,16 @@ def current(engine: Engine) -> str | None:
     return None
 
 
-def ensure(engine: Engine) -> None:
-    """Create the schema on an empty database; refuse one that is behind (exit 2)."""
+def ensure(engine: Engine, *, may_create: bool = True, where: str = "the database") -> None:
+    """Create the schema on an empty database (if `may_create`); refuse one that is
+    behind (exit 2)."""
     version = current(engine)
-    if version in (None, UNVERSIONED):
+    if version is None and not may_create:
+        raise NothingStored(
+            f"database {where} holds no mis-sync tables, so nothing has been synced there yet"
+            " (run `mis-sync run CONNECTOR` first, or check `database`)"
+        )
+    if version in (None, UNVERSIONED) and may_create:
         # Workers starting together on an empty database must not create it twice, and one
         # that looked while another was creating it may have seen half: look again, locked.
         with school_lock(engine, SCHEMA_LOCK, wait=True, busy=lambda: "schema"):
@@ -75,3 +81,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def upgrade_database(url: str) -> tuple[str | None, str]:
+    """`mis-sync db upgrade`: the revision before, and the one after."""
+    from sqlalchemy import create_engine
+
+    from . import database_url
+
+    engine = create_engine(database_url(url))
+    try:
+        before = current(engine)
+        upgrade(engine)
+        return before, HEAD
+    finally:
+        engine.dispose()

@@ -38,12 +38,18 @@ class Queries:
         with self.engine.connect() as conn:
             return self._run_or_latest(conn, school, None)
 
-    def connector_of(self, school: str) -> str | None:
-        """The connector of the school's latest run (the demo school has no config entry)."""
+    def schools(self) -> list[str]:
+        """The school keys that have runs stored (the demo database's schools)."""
+        with self.engine.connect() as conn:
+            query = select(t.runs.c.school).distinct().order_by(t.runs.c.school)
+            return list(conn.execute(query).scalars())
+
+    def stored_connector(self, school: str) -> str | None:
+        """The connector of the school's latest successful run: whose records are stored."""
         with self.engine.connect() as conn:
             return conn.execute(
                 select(t.runs.c.connector)
-                .where(t.runs.c.school == school)
+                .where(t.runs.c.school == school, t.runs.c.status == "ok")
                 .order_by(t.runs.c.run.desc())
                 .limit(1)
             ).scalar()
@@ -63,7 +69,9 @@ class Queries:
         rid: str | None = None,
         limit: int | None = None,
     ) -> list[dict]:
-        """A run's events (default: the latest successful one), in the order it made them.
+        """A run's events (default: the school's latest successful one), in order.
+
+        A run of another school, or none at all, is an error: never another school's data.
 
         :param rid: a record's ID as the MIS knows it (see `id_matches`).
         """
@@ -116,7 +124,15 @@ class Queries:
         return {"run": run, "counts": counts, "matched": matched or 0, "latest_changing": latest}
 
     def _run_or_latest(self, conn: Connection, school: str | None, run: int | None):
+        """The run asked for, which must be the school's, else the school's latest ok run."""
         if run is not None:
+            owner = conn.execute(select(t.runs.c.school).where(t.runs.c.run == run)).scalar()
+            if school and owner != school:
+                raise ConfigError(
+                    f"school {school!r} has no run {run}"
+                    + ("" if owner is None else " (it is another school's)")
+                    + f"; `mis-sync runs --school {school}` lists its runs"
+                )
             return run
         latest = select(t.runs.c.run).where(t.runs.c.status == "ok")
         if school:
@@ -469,5 +485,7 @@ def _run_json(row) -> dict:
         "deleted": row["deleted"],
         "left_out": row["left_out"],
         "merged": row["merged"],
+        "origin": row["origin"],
+        "mass_delete_allowed": bool(row["overridden"]),
         "message": row["message"],
     }

@@ -16,13 +16,13 @@ from .tiny import tiny
 
 @pytest.fixture
 def school(tmp_path, db_url, monkeypatch):
-    """`mis-sync ...` over the tiny school, served as the demo (school key `demo`).
+    """`mis-sync ...` over the tiny school, served as the demo (school key `demo-integris`).
 
     `school.data` is what the next `run integris --demo` fetches; change it between runs.
     """
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # no config file: every command reads the demo database
     monkeypatch.delenv("MIS_SYNC_CONFIG", raising=False)
-    (tmp_path / "mis-sync.toml").write_text(f'database = "{db_url}"\n')
+    monkeypatch.setenv("MIS_SYNC_DEMO_DATABASE", db_url)
 
     class School:
         data = tiny()

@@ -26,7 +26,7 @@ def test_changes_read_as_sets_values_and_reasons(school):
     out = school("changes", "--limit", "0").stdout
     lines = table_rows(out)
     assert out.splitlines()[:5] == [
-        "demo: run 2",
+        "demo-integris: run 2",
         "  students: 1 inserted, 1 updated, 1 deleted",
         "  contacts: 1 deleted",
         "  contact-links: 2 deleted",
@@ -85,7 +85,7 @@ def test_a_run_that_changed_nothing_names_the_latest_that_did(school):
     second_run(school)
     school.run()
     assert school("changes").stdout == (
-        "demo: run 3 changed nothing; the latest run that changed something is run 2"
+        "demo-integris: run 3 changed nothing; the latest run that changed something is run 2"
         " (mis-sync changes --run 2)\n"
     )
     assert school.json("changes") == []
@@ -97,7 +97,8 @@ def test_a_dry_run_shows_its_plan_and_writes_nothing(school):
     result = school.run("--dry-run")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == (
-        "demo: dry run (nothing written): inserted 0, updated 1, deleted 0, left_out 6, merged 2"
+        "demo-integris: dry run (nothing written): inserted 0, updated 1, deleted 0,"
+        " left_out 6, merged 2"
     )
     assert table_rows(result.stdout) == [
         ["students", "4821", "update", "surname: Rowan → Rowan-Hale"]
@@ -114,7 +115,7 @@ def test_a_dry_run_shows_its_plan_and_writes_nothing(school):
         }
     ]
     assert [r["run"] for r in school.json("runs")] == [1]
-    assert json.loads(school("export", "students").stdout)[0]["surname"] == "Rowan"
+    assert school.json("export", "students")[0]["surname"] == "Rowan"
 
 
 def test_a_dry_run_the_safeguard_would_stop_lists_the_deletes_and_exits_3(school):

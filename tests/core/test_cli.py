@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from mis_sync.connectors.integris import demo
 from mis_sync.core.cli import main
 from mis_sync.core.schema import export_fields
+from mis_sync.core.store import Store
 
 RUN_KEYS = [
     "run",
@@ -32,10 +33,10 @@ RUN_KEYS = [
 
 @pytest.fixture
 def cli(tmp_path, db_url, monkeypatch):
-    """`mis-sync ...` in a fresh folder whose config names only the database."""
+    """`mis-sync ...` in a fresh folder without a config, the demo database at `db_url`."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MIS_SYNC_CONFIG", raising=False)
-    (tmp_path / "mis-sync.toml").write_text(f'database = "{db_url}"\n')
+    monkeypatch.setenv("MIS_SYNC_DEMO_DATABASE", db_url)
 
     def invoke(*args: str):
         return CliRunner().invoke(main, list(args))
@@ -51,17 +52,21 @@ def as_json(result):
 def test_demo_run_then_an_unchanged_rerun(cli):
     first = cli("run", "integris", "--demo")
     assert first.exit_code == 0, first.stderr
-    assert "demo: run 1: inserted" in first.stdout
+    assert "demo-integris: run 1: inserted" in first.stdout
     assert 'classes: type "Club" does not qualify' in first.stdout
     second = cli("run", "integris", "--demo")
-    assert "demo: run 2: inserted 0, updated 0, deleted 0" in second.stdout
+    assert "demo-integris: run 2: inserted 0, updated 0, deleted 0" in second.stdout
     assert "no changes" in second.stdout
 
 
 def test_run_json_is_the_runs_object_plus_reasons_and_near_duplicates(cli):
     out = as_json(cli("run", "integris", "--demo", "--json"))
     assert list(out)[: len(RUN_KEYS)] == RUN_KEYS
-    assert out["status"] == "ok" and out["school"] == "demo" and out["connector"] == "integris"
+    assert (
+        out["status"] == "ok"
+        and out["school"] == "demo-integris"
+        and out["connector"] == "integris"
+    )
     assert out["left_out_by_reason"]['classes: type "Club" does not qualify'] == 1
     assert ["P9005", "P9006", "same email"] in out["near_duplicates"]
     assert ["P9007", "P9008", "same names"] in out["near_duplicates"]
@@ -121,7 +126,7 @@ def test_explain_gives_the_chain_of_reasons(cli):
 )
 def test_export_json_and_csv_have_exactly_the_canonical_columns(cli, entity):
     cli("run", "integris", "--demo")
-    rows = as_json(cli("export", entity))
+    rows = as_json(cli("export", entity, "--json"))
     assert rows and all(list(r) == list(export_fields(entity)) for r in rows)
     key = (
         (lambda r: (r["student_id"], r["contact_id"]))
@@ -138,10 +143,15 @@ def test_set_room_survives_runs(cli):
     result = cli("set", "teacher", demo.TEACHER_FIRST, "room", "B12")
     assert result.exit_code == 0, result.stderr
     assert as_json(cli("run", "integris", "--demo", "--json"))["updated"] == 0
-    [teacher] = [t for t in as_json(cli("export", "teachers")) if t["id"] == demo.TEACHER_FIRST]
+    [teacher] = [
+        t for t in as_json(cli("export", "teachers", "--json")) if t["id"] == demo.TEACHER_FIRST
+    ]
     assert teacher["room"] == "B12"
     refused = cli("set", "teacher", "T-NONE", "room", "B12")
-    assert refused.exit_code == 2 and "no teacher with ID 'T-NONE' is stored" in refused.stderr
+    assert (
+        refused.exit_code == 2
+        and "teacher T-NONE is not stored: the MIS has never sent it" in refused.stderr
+    )
 
 
 def test_connectors_lists_installed_with_versions(cli):
@@ -152,8 +162,12 @@ def test_connectors_lists_installed_with_versions(cli):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["run", "nosuch", "--demo"], 2, "unknown connector 'nosuch' (installed: integris"),
-        (["run", "integris"], 2, "no school in"),
+        (
+            ["run", "nosuch", "--demo"],
+            2,
+            "connector 'nosuch' is not installed (installed: integris",
+        ),
+        (["run", "integris"], 2, "no config file found"),
         (["run", "integris", "--school", "elm"], 2, "no school 'elm'"),
         (["explain", "pupils", "1"], 2, "'pupils' is not one of 'students'"),
     ],
@@ -194,7 +208,7 @@ def test_progress_shows_on_a_terminal_only(tmp_path):
         chunks.append(data)
     os.waitpid(pid, 0)
     on_terminal = b"".join(chunks).decode(errors="replace")
-    assert "demo: students" in on_terminal
+    assert "demo-integris: students" in on_terminal
     piped = subprocess.run(
         [sys.executable, "-m", "mis_sync.core.cli", "run", "integris", "--demo"],
         cwd=tmp_path,
@@ -203,7 +217,7 @@ def test_progress_shows_on_a_terminal_only(tmp_path):
         text=True,
         check=True,
     )
-    assert "demo: students" not in piped.stdout and "demo: run 2" in piped.stdout
+    assert "demo-integris: students" not in piped.stdout and "demo-integris: run 2" in piped.stdout
 
 
 def _mis_sync(*args: str, cwd, **kwargs):
@@ -229,7 +243,10 @@ def test_a_reader_that_leaves_early_costs_neither_the_work_nor_a_message(tmp_pat
     proc = _mis_sync(*args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # gone before the command prints a word
     assert proc.wait(timeout=60) == 0
-    assert proc.stderr.read() == b""
+    # nothing but the one-line note that, with no config, the demo database is read
+    assert [
+        line for line in proc.stderr.read().decode().splitlines() if "demo database" not in line
+    ] == []
     runs = _mis_sync("runs", "--json", cwd=tmp_path, stdout=subprocess.PIPE)
     assert {r["status"] for r in json.loads(runs.communicate(timeout=60)[0])} == {"ok"}
 
@@ -245,6 +262,8 @@ def test_a_broken_pipe_that_is_not_stdout_is_still_an_error(tmp_path):
         "main(['runs'])\n"
     )
     env = {**os.environ, "MIS_SYNC_CONFIG": ""}
+    (tmp_path / "mis-sync.toml").write_text('database = "sqlite:///mis-sync.db"\n')
+    Store(f"sqlite:///{tmp_path / 'mis-sync.db'}").close()
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )

@@ -82,11 +82,11 @@ def test_pairs_are_kept_across_runs_and_a_dismissal_stays(school):
 
     done = school("duplicates", "dismiss", "9004", "9002")  # either order
     assert done.exit_code == 0, done.stderr
-    assert done.stdout.startswith("demo: contacts 9002 and 9004 marked not a duplicate (")
+    assert done.stdout.startswith("demo-integris: contacts 9002 and 9004 marked not a duplicate (")
     school.run()
     assert school.json("duplicates") == []
     assert school("duplicates").stdout.endswith(
-        "demo: no near duplicates to check (--all shows dismissed ones)\n"
+        "demo-integris: no near duplicates to check (--all shows dismissed ones)\n"
     )
     [kept] = school.json("duplicates", "--all")
     assert kept["dismissed"] and kept["present"] and kept["first_seen"] == first
@@ -111,7 +111,8 @@ def test_the_report_for_the_mis_support(school):
     assert report.exit_code == 0, report.stderr
     first = report.stdout.splitlines()[0]
     assert re.fullmatch(
-        r"School demo: contacts 9002 and 9004 look like one person \(same email\), first seen"
+        r"School demo-integris: contacts 9002 and 9004 look like one person \(same email\),"
+        r" first seen"
         r" \S+, last seen \S+\.",
         first,
     )
@@ -131,8 +132,9 @@ def test_an_unknown_pair_is_one_line_and_exit_2(school):
     for args in (["dismiss", "9002", "9005"], ["report", "9002", "9005"]):
         result = school("duplicates", *args)
         assert result.exit_code == 2
-        assert result.stderr == (
-            "mis-sync: error: school 'demo': contacts 9002 and 9005 are not a near-duplicate"
+        assert result.stderr.splitlines(keepends=True)[-1] == (  # after the demo-database note
+            "mis-sync: error: school 'demo-integris': contacts 9002 and 9005 are not a"
+            " near-duplicate"
             " pair in the register (mis-sync duplicates --all lists them)\n"
         )
 

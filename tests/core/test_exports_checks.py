@@ -10,7 +10,7 @@ from .tiny import table_rows
 
 def test_export_parents_as_json_in_full(school):
     school.run()
-    result = school("export", "parents")
+    result = school("export", "parents", "--json")
     assert result.exit_code == 0, result.stderr
     rowan = {
         "title": "Mr",
@@ -65,8 +65,8 @@ def test_export_parents_as_csv_in_full(school):
 def test_the_contacts_own_relationship_is_kept_apart_from_the_links(school):
     school.data["contact-links"][1]["Relationship"] = "Guardian"  # 4822 -> 9002, was unset
     school.run()
-    contacts = {c["id"]: c for c in json.loads(school("export", "contacts").stdout)}
-    links = json.loads(school("export", "contact-links").stdout)
+    contacts = {c["id"]: c for c in school.json("export", "contacts")}
+    links = school.json("export", "contact-links")
     relationships = {(lk["student_id"], lk["contact_id"]): lk["relationship"] for lk in links}
     assert contacts["9002"]["relationship"] == "Aunt"  # the contact's own, as the MIS sent it
     assert relationships[("4822", "9002")] == "Guardian"  # the link's own
@@ -123,7 +123,9 @@ def test_check_sso_lists_who_cannot_be_matched_by_email(school):
     assert table_rows(table.stdout) == [
         [r["entity"], r["id"], r["email"] or "", r["problem"]] for r in SSO
     ]
-    assert table.stdout.endswith("demo: 7 teachers and contacts cannot be matched by email\n")
+    assert table.stdout.endswith(
+        "demo-integris: 7 teachers and contacts cannot be matched by email\n"
+    )
     csv = school("check", "sso", "--format", "csv").stdout.splitlines()
     assert csv[0] == "entity,id,email,problem" and len(csv) == 1 + len(SSO)
 
@@ -147,5 +149,5 @@ def test_merged_duplicates_are_counted_as_merged_not_left_out(school):
     assert (run["left_out"], run["merged"]) == (6, 2)
     text = school.run()
     assert text.stdout.startswith(
-        "demo: run 2: inserted 0, updated 0, deleted 0, left_out 6, merged 2\n"
+        "demo-integris: run 2: inserted 0, updated 0, deleted 0, left_out 6, merged 2\n"
     )

@@ -147,22 +147,27 @@ def test_every_successful_run_ends_with_the_purge(store):
     assert stored_row(store, "students", "S3") is None
 
 
-def test_a_room_set_after_a_teacher_left_goes_with_the_purge(store):
+def test_a_room_set_before_a_teacher_left_goes_with_the_purge(store):
+    """A room can only be set on a stored teacher (`set`); once they leave and are purged,
+    the room and the value in its audit event go too."""
+
     def t1_gone():
         ds = school()
         ds.records["teachers"].pop("T1")
         return ds
 
     sync(store, Source())
+    store.set_local("s1", "teachers", "T1", "room", "Zq-Lab-9")
     sync(store, Source(t1_gone))
     with store.engine.begin() as conn:
         conn.execute(update(t.runs).values(started=t.stamp(later(-500))))
     run = store.start_run("s1", "static")  # a run of today, without the purge that ends one
     store.apply(run, "s1", t1_gone(), local={}, threshold=1.0)
-    store.set_local("s1", "teachers", "T1", "room", "Zq-Lab-9")
     assert store.purge("s1", 400)["records"] == 1
     assert "Zq-Lab-9" not in stored_text(store.engine)
-    [local] = [c for c in store.changes("s1", run) if c["op"] == "local"]
+    [local] = [
+        c for r in store.runs("s1") for c in store.changes("s1", r["run"]) if c["op"] == "local"
+    ]
     assert local["changes"] == {"room": [None, ERASED]}
 
 
@@ -206,7 +211,7 @@ def test_retention_days_is_checked():
     from mis_sync.core.config import Config, bind_school
 
     config = Config(schools={"s1": {"connector": "static", "retention_days": 0}})
-    with pytest.raises(ConfigError, match="retention_days must be at least 1"):
+    with pytest.raises(ConfigError, match="schools.s1.retention_days: Expected `int` >= 1"):
         bind_school(config, "s1", [])
     assert bind_school(Config(schools={"s1": {"connector": "x"}}), "s1", []).retention_days == 400
 

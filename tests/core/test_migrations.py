@@ -63,6 +63,8 @@ def test_upgrade_from_the_first_schema_keeps_every_row(db_url, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mis-sync.toml").write_text(
         f'database = "{db_url}"\n[schools.oak]\nconnector = "integris"\n'
+        'base_url = "https://datashare.example.org/api"\nschool_id = "1"\n'
+        'client_id = "oak"\nclient_secret_env = "OAK_SECRET"\n'
     )
 
     stale = CliRunner().invoke(main, ["runs"])
@@ -77,7 +79,7 @@ def test_upgrade_from_the_first_schema_keeps_every_row(db_url, tmp_path, monkeyp
     assert f"0001 -> {migrate.HEAD}" in done.stdout
     runs = json.loads(CliRunner().invoke(main, ["runs", "--json"]).stdout)
     assert [(r["run"], r["school"], r["inserted"]) for r in runs] == [(1, "oak", 1)]
-    exported = json.loads(CliRunner().invoke(main, ["export", "students"]).stdout)
+    exported = json.loads(CliRunner().invoke(main, ["export", "students", "--json"]).stdout)
     assert [s["id"] for s in exported] == ["4821"]
     engine = create_engine(db_url)  # the upgrade made the views too (migration 0005)
     with engine.connect() as conn:

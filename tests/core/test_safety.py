@@ -109,7 +109,9 @@ def test_second_run_of_a_school_is_refused_while_another_school_proceeds(store, 
         release.write_text("go")
         out, err = child.communicate(timeout=30)
     assert "child done" in out, err
-    assert [r["status"] for r in store.runs("s1")] == ["ok", "ok"]
+    # the refused run is listed too, as failed, naming the run that held the school
+    assert [r["status"] for r in store.runs("s1")] == ["ok", "failed", "ok"]
+    assert "another run holds it (run " in store.runs("s1")[1]["message"]
 
 
 def test_a_killed_run_does_not_keep_the_lock(store, db_url, tmp_path):

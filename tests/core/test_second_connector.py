@@ -9,7 +9,7 @@ from msgspec.structs import replace
 
 from mis_sync.core import pipeline, plugins
 from mis_sync.core.config import Config, bind_school
-from mis_sync.core.errors import SafeguardStop
+from mis_sync.core.errors import ConfigError, SafeguardStop
 from mis_sync.core.hookspecs import hookimpl
 from mis_sync.core.rules import apply_eligibility
 from mis_sync.core.schema import ClassTeacher, Dataset
@@ -79,10 +79,13 @@ def test_state_is_kept_per_school_and_only_handed_to_its_own_connector(store):
     sync(store, source, key="s2")
     assert source.handed == [None, None]
     source.next_state = b"other-1"
-    sync(store, source, key="s1", connector="other")  # the school moved to another MIS
-    assert source.handed[-1] is None
-    assert store.source_state("s1", "other") == b"other-1"
-    assert store.source_state("s1", "static") is None
+    # the school moved to another MIS under the same key: refused before anything is read
+    # (its records would all be deleted), so the old connector's state is never handed on
+    with pytest.raises(ConfigError, match="holds records stored by connector 'static'"):
+        sync(store, source, key="s1", connector="other")
+    assert source.handed == [None, None]
+    assert store.source_state("s1", "other") is None
+    assert store.source_state("s1", "static") == b"state-1"
     assert store.source_state("s2", "static") == b"state-1"
 
 

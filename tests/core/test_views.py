@@ -25,7 +25,7 @@ def test_each_entity_view_has_the_canonical_columns_and_the_kept_records(school,
     school("set", "teacher", "T40", "room", "B12")
     for view, (entity, _) in views.ENTITY_VIEWS.items():
         rows = select(db_url, f'SELECT * FROM "{view}" ORDER BY 2, 3')
-        exported = json.loads(school("export", entity).stdout)
+        exported = school.json("export", entity)
         fields = export_fields(entity)
         assert [list(r) for r in rows[:1]] == [["school", *fields]] * bool(exported), view
         decoded = [
@@ -40,7 +40,7 @@ def test_each_entity_view_has_the_canonical_columns_and_the_kept_records(school,
             if "parental_responsibility" in r:
                 r["parental_responsibility"] = bool(r["parental_responsibility"])
         assert decoded == exported, view
-        assert {r["school"] for r in rows} == {"demo"}
+        assert {r["school"] for r in rows} == {"demo-integris"}
 
 
 def test_plain_sql_answers_a_data_managers_questions(school, db_url):
@@ -65,7 +65,7 @@ def test_plain_sql_answers_a_data_managers_questions(school, db_url):
     [run] = select(db_url, "SELECT run, school, status, inserted, left_out, merged FROM sync_runs")
     assert run == {
         "run": 1,
-        "school": "demo",
+        "school": "demo-integris",
         "status": "ok",
         "inserted": 17,
         "left_out": 6,

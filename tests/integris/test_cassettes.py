@@ -65,7 +65,7 @@ def test_malformed_page_replays_as_exit_1_and_stores_nothing(replay):
     result, _ = replay("malformed", "run", "integris")
     assert result.exit_code == 1
     assert "students page 2: the page has the wrong shape" in result.stderr
-    assert json.loads(cli("--config", replay.config, "export", "students").stdout) == []
+    assert json.loads(cli("--config", replay.config, "export", "students", "--json").stdout) == []
 
 
 @pytest.mark.parametrize("path", cassettes.cassette_files(str(FOLDER)), ids=lambda p: Path(p).name)

@@ -36,7 +36,7 @@ def school(tmp_path, db_url):
 
 
 def stored(school_run) -> list:
-    result = cli("--config", school_run.config(), "export", "students")
+    result = cli("--config", school_run.config(), "export", "students", "--json")
     return json.loads(result.stdout)
 
 
@@ -137,12 +137,13 @@ def test_http_to_a_non_loopback_host_is_refused(tmp_path):
     assert "must be https://" in result.stderr
 
 
-def test_missing_secret_variable_exits_2_naming_it(tmp_path):
+def test_missing_secret_variable_exits_2_naming_file_school_and_line(tmp_path):
     path = write_config(tmp_path, "sqlite:///:memory:", "https://datashare.example.org/api")
     result = cli("--config", str(path), "run", "integris", env={SECRET_ENV: ""})
     assert result.exit_code == 2
-    assert result.stderr.strip().endswith(
-        f"environment variable {SECRET_ENV} (named by client_secret_env) is not set"
+    assert result.stderr.startswith(
+        f"mis-sync: error: {path}, line 8: schools.oak.client_secret_env: the environment"
+        " variable it names is not set or empty"
     )
     assert SECRET not in result.stderr
 

@@ -24,7 +24,7 @@ def school(tmp_path, db_url):
 
     def stored() -> list:
         return json.loads(
-            cli("--config", str(tmp_path / "mis-sync.toml"), "export", "students").stdout
+            cli("--config", str(tmp_path / "mis-sync.toml"), "export", "students", "--json").stdout
         )
 
     def hostile(data=None, options=None, args=(), **behaviour):

@@ -20,7 +20,7 @@ def run(tmp_path, db_url, data, *args, **options):
 def counts(tmp_path) -> dict:
     config = str(tmp_path / "mis-sync.toml")
     return {
-        e: len(json.loads(cli("--config", config, "export", e).stdout))
+        e: len(json.loads(cli("--config", config, "export", e, "--json").stdout))
         for e in ("students", "classes")
     }
 

@@ -70,9 +70,9 @@ def test_a_scaffolded_connector_installs_passes_its_kit_and_syncs(tmp_path):
     assert {"kind": "connector", "name": "acme", "version": "0.1.0"} in json.loads(listed.stdout)
     synced = run(*cli, "run", "acme", "--demo", cwd=work)
     assert synced.returncode == 0, synced.stderr
-    assert "demo: run 1: inserted" in synced.stdout
-    assert (work / "mis-sync.db").is_file()
-    students = run(*cli, "export", "students", cwd=work)
+    assert "demo-acme: run 1: inserted" in synced.stdout
+    assert (work / "mis-sync-demo.db").is_file() and not (work / "mis-sync.db").exists()
+    students = run(*cli, "export", "students", "--json", cwd=work)
     assert len(json.loads(students.stdout)) == 9  # ten in the sample; one only in the chess club
 
 

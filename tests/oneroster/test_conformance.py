@@ -12,8 +12,9 @@ class TestConformance(ConnectorConformance):
 
 
 def test_the_demo_syncs_the_sample_and_explains_what_it_leaves_out(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "mis-sync.toml").write_text(f'database = "sqlite:///{tmp_path / "demo.db"}"\n')
+    monkeypatch.chdir(tmp_path)  # no config: the demo database, and the listing commands read it
+    monkeypatch.delenv("MIS_SYNC_CONFIG", raising=False)
+    monkeypatch.delenv("MIS_SYNC_DEMO_DATABASE", raising=False)
     result = cli("run", "oneroster", "--demo")
     assert result.exit_code == 0, result.stderr
     assert "teachers: title is blank" in result.stdout

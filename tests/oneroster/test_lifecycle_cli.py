@@ -50,7 +50,7 @@ def test_forget_asks_for_yes_then_erases_and_says_the_next_run_brings_it_back(sy
     given, family = N[0]
     text = stored_text(create_engine(db_url))  # the source state is searched decompressed
     assert given not in text and family not in text and "Valley District" in text
-    exported = out(run_cli("export", "students"))
+    exported = out(run_cli("export", "students", "--json"))
     assert family not in exported and "s1" not in json.dumps(json.loads(exported))
     # what is left is the record of the erasure, and what happened without the values
     left = json.loads(out(run_cli("export-person", "students", "s1")))
@@ -126,9 +126,9 @@ def test_after_a_forget_a_delta_still_applies_and_only_a_resent_row_brings_them_
         ("groups", "grade-07"): "update",
         ("contacts", "g1"): "delete",
     }
-    ids = [s["id"] for s in json.loads(out(run_cli("export", "students")))]
+    ids = [s["id"] for s in json.loads(out(run_cli("export", "students", "--json")))]
     assert ids == ["s1"]
     write(synced / "x", school())  # a bulk export that still sends them
     out(run_cli("run", "oneroster"))
-    ids = [s["id"] for s in json.loads(out(run_cli("export", "students")))]
+    ids = [s["id"] for s in json.loads(out(run_cli("export", "students", "--json")))]
     assert ids == ["s1", "s2"]
