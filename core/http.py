@@ -11,7 +11,8 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -30,6 +31,8 @@ class RetryPolicy(msgspec.Struct, kw_only=True, frozen=True):
 
 
 DEFAULT_RETRY = RetryPolicy()
+SCHOOL_IN_FLIGHT = 4  # requests at once for one school's run: polite defaults
+HOST_IN_FLIGHT = 32  # requests at once to one MIS host, every school of the process together
 
 
 def check_base_url(url: str) -> None:
@@ -100,8 +103,75 @@ def _build() -> None:
         _preload["context"] = context
 
 
+class InFlight:
+    """At most `limit` requests at once, and none while a quiet spell lasts.
+
+    One per MIS host for the whole process (host_limit), because the host's patience is
+    shared: fifty schools that each keep four requests in flight are two hundred to one
+    API, and its 429 + Retry-After to one of them is meant for all: the spell lasts while
+    the told client sleeps (its own, patchable sleep; no clock of its own, so a test that
+    patches the sleep waits nowhere). And one per client (a school's run), whose limit
+    drops by one at each 429: a client that sends more than the API allows learns to send
+    fewer, instead of spending its retries on a race it keeps losing.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.quiet = 0  # clients sleeping out a Retry-After from this host
+        self._change = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._change:
+            while self.busy >= self.limit or self.quiet:
+                self._change.wait()
+            self.busy += 1
+        try:
+            yield
+        finally:
+            with self._change:
+                self.busy -= 1
+                self._change.notify_all()
+
+    @contextmanager
+    def quiet_spell(self) -> Iterator[None]:
+        with self._change:
+            self.quiet += 1
+        try:
+            yield
+        finally:
+            with self._change:
+                self.quiet -= 1
+                self._change.notify_all()
+
+    def fewer(self) -> None:
+        with self._change:
+            self.limit = max(1, self.limit - 1)
+
+
+_hosts: dict[tuple[str, str, int | None], InFlight] = {}
+_hosts_lock = threading.Lock()
+
+
+def host_limit(base_url: str, limit: int) -> InFlight:
+    """The process's limit for the host of `base_url`; two schools that configure one
+    host differently get the smaller limit (the polite one), whoever asked first."""
+    url = httpx.URL(base_url)
+    key = (url.scheme, url.host, url.port)
+    with _hosts_lock:
+        host = _hosts.setdefault(key, InFlight(limit))
+        host.limit = min(host.limit, limit)
+        return host
+
+
 class HttpClient:
-    """An httpx.Client that retries transient failures within a bounded budget."""
+    """An httpx.Client that retries transient failures within a bounded budget.
+
+    Thread-safe: a connector may send several requests at once from threads of its own, at
+    most `max_in_flight` for this client, and never more than the host's limit for every
+    client of the process together (InFlight).
+    """
 
     def __init__(
         self,
@@ -112,8 +182,12 @@ class HttpClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] | None = None,
         secrets: tuple[str, ...] = (),
+        max_in_flight: int = SCHOOL_IN_FLIGHT,
+        host_max_in_flight: int = HOST_IN_FLIGHT,
     ) -> None:
         check_base_url(base_url)
+        self.host = host_limit(base_url, host_max_in_flight)
+        self.in_flight = InFlight(max_in_flight)
         self.retry = retry
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))  # patchable in tests
         self.secrets = {s for s in secrets if s}
@@ -133,7 +207,7 @@ class HttpClient:
         self.secrets.add(value)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
+        for secret in tuple(self.secrets):  # a copy: another thread may add a token
             text = text.replace(secret, "***")
         return text
 
@@ -143,7 +217,7 @@ class HttpClient:
         waited = 0.0
         for attempt in range(1, self.retry.tries + 1):
             try:
-                response = self.client.request(method, url, **kwargs)
+                response = self._send(method, url, **kwargs)
             except httpx.TransportError as exc:
                 response, problem = None, f"{type(exc).__name__}: {exc}"
             else:
@@ -160,9 +234,19 @@ class HttpClient:
                     ),
                     transient=True,
                 )
-            self.sleep(delay)
+            if response is not None and response.status_code == 429:
+                self.in_flight.fewer()
+            told = response is not None and "Retry-After" in response.headers
+            with self.host.quiet_spell() if told else nullcontext():  # meant for every school
+                self.sleep(delay)
             waited += delay
         raise AssertionError("unreachable")
+
+    def _send(self, method: str, url: str, **kwargs) -> httpx.Response:
+        """One request, within this client's and its host's limits and not while the host
+        has asked for quiet."""
+        with self.in_flight.slot(), self.host.slot():
+            return self.client.request(method, url, **kwargs)
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
         """Retry-After when the server sends one, else exponential back-off with jitter."""

@@ -12,9 +12,9 @@ import msgspec
 
 from mis_sync.core.config import secret_from_env
 from mis_sync.core.hookspecs import Demo, hookimpl
-from mis_sync.core.http import HttpClient
+from mis_sync.core.http import HOST_IN_FLIGHT, SCHOOL_IN_FLIGHT, HttpClient
 
-from .client import Datashare
+from .client import PAGE_LIMIT, Datashare
 from .mapping import to_dataset
 
 DEMO_SECRET_ENV = "MIS_SYNC_DEMO_DATASHARE_SECRET"
@@ -25,8 +25,11 @@ class IntegrisOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     school_id: str
     client_id: str
     client_secret_env: str
-    page_limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 500
+    page_limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = PAGE_LIMIT
     timeout: float = 30.0
+    # requests at once: for this school's run, and to its host from every school together
+    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=6)] = SCHOOL_IN_FLIGHT
+    host_max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=256)] = HOST_IN_FLIGHT
 
 
 @hookimpl
@@ -63,7 +66,14 @@ def mis_sync_demo():
 def mis_sync_fetch(school, transport, progress):
     opts = school.options(IntegrisOptions)
     secret = secret_from_env(school, opts.client_secret_env, "client_secret_env")
-    http = HttpClient(opts.base_url, transport=transport, timeout=opts.timeout, secrets=(secret,))
+    http = HttpClient(
+        opts.base_url,
+        transport=transport,
+        timeout=opts.timeout,
+        secrets=(secret,),
+        max_in_flight=opts.max_in_flight,
+        host_max_in_flight=opts.host_max_in_flight,
+    )
     try:
         source = Datashare(
             http,
