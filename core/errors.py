@@ -36,3 +36,10 @@ class SchoolBusy(MisSyncError):
     """Another run holds this school's lock."""
 
     exit_code = 4
+
+
+class StoreUnavailable(MisSyncError):
+    """No connection to the store could be had for the run (pool exhausted, server full or
+    gone): the machine's set-up, not the source. Nothing was stored."""
+
+    exit_code = 2

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from typing import Any
 
 import httpx
 import pluggy
+from sqlalchemy import exc as db_errors
 
 from . import collector, plugins
 from .config import Config, School, bind_school
-from .errors import ConfigError, MisSyncError, SafeguardStop, SchoolBusy, SourceError
+from .errors import (
+    ConfigError,
+    MisSyncError,
+    SafeguardStop,
+    SchoolBusy,
+    SourceError,
+    StoreUnavailable,
+)
 from .store import Store
 
 log = logging.getLogger("mis_sync.run")
@@ -65,8 +73,16 @@ def run_school(
 ) -> dict:
     """Sync one school; returns the run's summary (the `run --json` object)."""
     local = local_fields(pm)
-    with store.lock(school.key, wait=wait):
-        run = None if dry_run else store.start_run(school.key, school.connector, origin)
+    with ExitStack() as held:
+        try:
+            held.enter_context(store.lock(school.key, wait=wait))
+            run = None if dry_run else store.start_run(school.key, school.connector, origin)
+        except (db_errors.TimeoutError, db_errors.OperationalError) as exc:
+            # before the run has a row of its own: the caller records one (run_schools)
+            raise StoreUnavailable(
+                f"school {school.key!r}: no database connection for the run"
+                f" ({type(exc).__name__}); nothing was stored"
+            ) from None
         try:
             raw = pm.hook.mis_sync_fetch(
                 school=school, transport=transport, progress=progress or _quiet
@@ -134,8 +150,11 @@ def run_schools(
     """Sync several schools, at most `jobs` at once, each in its own run, lock and transaction.
 
     One school failing never stops the others: its entry says why, with the exit code it
-    would have had alone, so the caller can exit with the worst.
+    would have had alone, so the caller can exit with the worst. A school that could not get
+    a connection to the store before its run began gets its `failed` run row once the other
+    schools are done and connections are free again.
     """
+    unconnected: list[tuple[str, str]] = []
 
     def one(key: str) -> dict:
         try:
@@ -146,6 +165,8 @@ def run_schools(
                     "exit_code": 0,
                 }
         except MisSyncError as exc:
+            if isinstance(exc, StoreUnavailable):
+                unconnected.append((key, str(exc)))
             status = {SafeguardStop: "stopped", SchoolBusy: "busy"}.get(type(exc), "failed")
             return {
                 "school": key,
@@ -160,7 +181,13 @@ def run_schools(
     from concurrent.futures import ThreadPoolExecutor  # here: a one-school run never needs it
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, keys))
+        results = list(pool.map(one, keys))
+    for key, message in unconnected:
+        try:
+            store.record_failed_run(key, connector, options.get("origin", "cli"), message)
+        except db_errors.SQLAlchemyError:  # the store is gone altogether: stderr still says why
+            log.warning("%s: could not record the failed run either", key)
+    return results
 
 
 def keep_last_good(store: Store, school: str, dataset) -> None:

@@ -87,10 +87,10 @@ class Context:
             self._config = load_config(find_config(self.config_path))
         return self._config
 
-    def store(self):
+    def store(self, jobs: int = 1):
         from ..store import Store
 
-        return Store(self.config.database)
+        return Store(self.config.database, jobs=jobs)
 
     def school_key(self, given: str | None) -> str:
         """`--school` may be left out when there is one school, or none (the demo school)."""

@@ -83,7 +83,7 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
                 f"no school in {config.path or 'the config (none found)'} uses connector"
                 f" {connector!r}; try --demo"
             )
-    store = ctx.store()
+    store = ctx.store(jobs=min(jobs, len(keys)))
     options = dict(
         transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
     )

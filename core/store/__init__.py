@@ -26,6 +26,8 @@ from .queries import Queries
 from .tables import record_row as _is
 
 CHUNK = 500  # rows per IN (...) when reading old JSON back
+WRITERS = 4  # connections beyond one per running school's lock, for reads and writes
+POOL_WAIT = 300.0  # seconds a school waits for one of them: others' writes take under a second
 
 
 def now() -> str:
@@ -35,7 +37,14 @@ def now() -> str:
 class Store(Queries):
     """The writes of a run (and of local fields); what people look at is in queries.py."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, jobs: int = 1) -> None:
+        """`jobs`: how many schools may run at once through this store (`--jobs`).
+
+        Each running school holds one connection for its lock (PostgreSQL) and, now and
+        then, one more for a read or its write. The pool holds `jobs` + WRITERS and never
+        more (no overflow): the server sees a bounded number of connections whatever the
+        schools do, and a school waits (up to POOL_WAIT) for one rather than failing.
+        """
         try:
             parsed = make_url(url)
         except Exception:
@@ -45,10 +54,16 @@ class Store(Queries):
         kwargs = {}
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
+        if parsed.database not in (None, "", ":memory:"):  # in memory: one connection anyway
+            kwargs |= dict(pool_size=self.pool_size(jobs), max_overflow=0, pool_timeout=POOL_WAIT)
         self.engine = create_engine(parsed, **kwargs)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate.ensure(self.engine)
+
+    @staticmethod
+    def pool_size(jobs: int) -> int:
+        return jobs + WRITERS
 
     def close(self) -> None:
         self.engine.dispose()
@@ -91,6 +106,23 @@ class Store(Queries):
                     origin=origin,
                 )
             ).inserted_primary_key[0]
+
+    def record_failed_run(self, school: str, connector: str, origin: str, message: str) -> None:
+        """A run that never got as far as its own row (no connection to be had): listed all
+        the same, so `runs` says why the school was not synced."""
+        stamp = now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.runs.insert().values(
+                    school=school,
+                    connector=connector,
+                    status="failed",
+                    started=stamp,
+                    finished=stamp,
+                    origin=origin,
+                    message=message,
+                )
+            )
 
     def fail_run(self, run: int, status: str, message: str) -> None:
         with self.engine.begin() as conn:
@@ -323,12 +355,23 @@ def _fetch_each(conn: Connection, query, param_sets: list[dict]) -> list[list[tu
 
 
 def _insert_many(conn: Connection, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Bulk insert through the driver's executemany.
+    """Bulk insert: COPY on PostgreSQL, the driver's executemany elsewhere.
 
-    SQLAlchemy compiles the statement once for the dialect; the rows go as plain tuples,
-    which skips Core's per-row parameter processing (about half the cost of an initial sync).
+    psycopg's executemany still sends one INSERT per row (a round trip each, pipelined);
+    COPY streams every row in one statement, which made an initial sync cost 2.8x SQLite's.
+    On SQLite, SQLAlchemy compiles the statement once for the dialect and the rows go as
+    plain tuples, which skips Core's per-row parameter processing (about half the cost of
+    an initial sync).
     """
     if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        quote = conn.dialect.identifier_preparer
+        names = ", ".join(quote.quote(c) for c in columns)
+        sql = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
+        with conn.connection.cursor() as cursor, cursor.copy(sql) as copy:  # the run's transaction
+            for row in rows:
+                copy.write_row(row)
         return
     compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
     if compiled.positional:
