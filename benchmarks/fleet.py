@@ -204,8 +204,11 @@ def outcome(database: str, keys: list[str]) -> dict[str, int]:
     return counts
 
 
-def run_cli(config: Path, jobs: int, env: dict) -> tuple[float, float, int]:
+def run_cli(config: Path, jobs: int, env: dict, profile: str | None) -> tuple[float, float, int]:
     argv = [sys.executable, "-m", "mis_sync.core.cli", "--config", str(config)]
+    if profile:  # py-spy: collapsed stacks of the thread holding the GIL (it slows the run)
+        spy = Path(sys.executable).parent / "py-spy"
+        argv = [str(spy), "record", "--gil", "-r", "50", "-f", "raw", "-o", profile, "--", *argv]
     argv += ["run", "integris", "--jobs", str(jobs)]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -277,7 +280,8 @@ def bench(args, base_url: str, database: str, pg: str | None, work: Path) -> lis
             watch = ConnectionWatch(pg)
             with watch.watching():
                 if args.mode == "cli":
-                    elapsed, rss, code = run_cli(config, args.jobs, env)
+                    profile = f"{args.profile}-{phase}.txt" if args.profile else None
+                    elapsed, rss, code = run_cli(config, args.jobs, env, profile)
                 else:
                     elapsed, rss, code = run_workers(
                         config, args.workers, env, database, keys, runs_each
@@ -320,6 +324,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (--mode workers)")
     parser.add_argument("--page-limit", type=int, default=0, help="page_limit; 0: the default")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--profile", metavar="PREFIX", help="record each run with py-spy into PREFIX-PHASE.txt"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
