@@ -119,6 +119,8 @@ class InFlight:
         self.limit = limit
         self.busy = 0
         self.quiet = 0  # clients sleeping out a Retry-After from this host
+        self.per_second: float | None = None  # the host's rate limit, if one is set
+        self.next_start = 0.0
         self._change = threading.Condition()
 
     @contextmanager
@@ -149,19 +151,32 @@ class InFlight:
         with self._change:
             self.limit = max(1, self.limit - 1)
 
+    def turn(self) -> float:
+        """Seconds until the next request may start, at most `per_second` of them a second
+        (0 when unlimited); the turn is taken, so the caller only has to wait it out."""
+        if not self.per_second:
+            return 0.0
+        with self._change:
+            now = time.monotonic()
+            start = max(now, self.next_start)
+            self.next_start = start + 1 / self.per_second
+            return start - now
+
 
 _hosts: dict[tuple[str, str, int | None], InFlight] = {}
 _hosts_lock = threading.Lock()
 
 
-def host_limit(base_url: str, limit: int) -> InFlight:
-    """The process's limit for the host of `base_url`; two schools that configure one
-    host differently get the smaller limit (the polite one), whoever asked first."""
+def host_limit(base_url: str, limit: int, per_second: float | None = None) -> InFlight:
+    """The process's limits for the host of `base_url`; two schools that configure one
+    host differently get the smaller limits (the polite ones), whoever asked first."""
     url = httpx.URL(base_url)
     key = (url.scheme, url.host, url.port)
     with _hosts_lock:
         host = _hosts.setdefault(key, InFlight(limit))
         host.limit = min(host.limit, limit)
+        if per_second:
+            host.per_second = min(host.per_second or per_second, per_second)
         return host
 
 
@@ -184,9 +199,10 @@ class HttpClient:
         secrets: tuple[str, ...] = (),
         max_in_flight: int = SCHOOL_IN_FLIGHT,
         host_max_in_flight: int = HOST_IN_FLIGHT,
+        host_max_per_second: float | None = None,
     ) -> None:
         check_base_url(base_url)
-        self.host = host_limit(base_url, host_max_in_flight)
+        self.host = host_limit(base_url, host_max_in_flight, host_max_per_second)
         self.in_flight = InFlight(max_in_flight)
         self.retry = retry
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))  # patchable in tests
@@ -243,9 +259,12 @@ class HttpClient:
         raise AssertionError("unreachable")
 
     def _send(self, method: str, url: str, **kwargs) -> httpx.Response:
-        """One request, within this client's and its host's limits and not while the host
-        has asked for quiet."""
+        """One request, within this client's and its host's limits, at its turn under the
+        host's rate, and not while the host has asked for quiet."""
         with self.in_flight.slot(), self.host.slot():
+            wait = self.host.turn()
+            if wait > 0:
+                self.sleep(wait)
             return self.client.request(method, url, **kwargs)
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:

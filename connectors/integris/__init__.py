@@ -30,6 +30,7 @@ class IntegrisOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # requests at once: for this school's run, and to its host from every school together
     max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=6)] = SCHOOL_IN_FLIGHT
     host_max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=256)] = HOST_IN_FLIGHT
+    host_max_per_second: Annotated[float, msgspec.Meta(gt=0)] | None = None  # None: no rate cap
 
 
 @hookimpl
@@ -73,6 +74,7 @@ def mis_sync_fetch(school, transport, progress):
         secrets=(secret,),
         max_in_flight=opts.max_in_flight,
         host_max_in_flight=opts.host_max_in_flight,
+        host_max_per_second=opts.host_max_per_second,
     )
     try:
         source = Datashare(

@@ -74,6 +74,19 @@ def test_schools_together_keep_the_hosts_limit(store):
     assert server.peak_total == 3  # each school alone may send 4: the host's 3 held
 
 
+def test_schools_together_keep_the_hosts_rate(store):
+    """At most 20 requests a second to the host, from two schools together."""
+    server = fake()
+    arrivals = Arrivals(server)
+    with serve(arrivals) as url:
+        outcome = run(store, url, ["ash", "oak"], host_max_per_second=20, page_limit=1)
+    assert {r["status"] for r in outcome.values()} == {"ok"}
+    times = sorted(t for t, _, _ in arrivals.seen)
+    assert len(times) >= 20
+    for i in range(len(times) - 10):  # any eleven requests span at least ten turns
+        assert times[i + 10] - times[i] >= 10 / 20 - 0.05
+
+
 def test_an_api_limit_below_ours_costs_429s_not_the_run(store):
     """A client that sends more than the API allows is told so, waits, and still ends."""
     server = fake(network=Network(latency=0.03, max_in_flight=1, retry_after=0.05))
