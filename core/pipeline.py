@@ -6,6 +6,8 @@ run row ends as `failed` or `stopped` with its message, and no record has change
 
 from __future__ import annotations
 
+import gc
+import itertools
 import logging
 from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
@@ -155,8 +157,21 @@ def run_schools(
     schools are done and connections are free again.
     """
     unconnected: list[tuple[str, str]] = []
+    finished = itertools.count(1)
 
     def one(key: str) -> dict:
+        try:
+            return _one(key)
+        finally:
+            # The collector is paused while any run works (collector.py), so with runs that
+            # overlap it would never run for the whole fleet, and what does form cycles
+            # (httpx keeps each response, its body and its connection in one) would pile up:
+            # 730 MB after 1,000 schools. A collection every `jobs` schools keeps it to the
+            # schools in flight; imported modules are frozen, so it walks only those.
+            if next(finished) % max(1, jobs) == 0:
+                gc.collect()
+
+    def _one(key: str) -> dict:
         try:
             school, pm = prepare(config, key, expect=connector)
             with progress_for(key) if progress_for else nullcontext() as progress:
