@@ -98,3 +98,10 @@ def _database_problem(exc) -> str:
     hint = next((h for k, h in hints if k in lowered), "check `database` and the server")
     first = first.removeprefix("connection failed: ")
     return f"{first} ({hint})"
+
+
+class StoreUnavailable(MisSyncError):
+    """No connection to the store could be had for the run (pool exhausted, server full or
+    gone): the machine's set-up, not the source. Nothing was stored."""
+
+    exit_code = 2

@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
@@ -43,6 +44,8 @@ class RetryPolicy(msgspec.Struct, kw_only=True, frozen=True):
 
 
 DEFAULT_RETRY = RetryPolicy()
+SCHOOL_IN_FLIGHT = 4  # requests at once for one school's run: polite defaults
+HOST_IN_FLIGHT = 32  # requests at once to one MIS host, every school of the process together
 
 
 def check_base_url(url: str) -> None:
@@ -135,12 +138,93 @@ class Reply(msgspec.Struct, frozen=True):
     content: bytes
 
 
+class InFlight:
+    """At most `limit` requests at once, and none while a quiet spell lasts.
+
+    One per MIS host for the whole process (host_limit), because the host's patience is
+    shared: fifty schools that each keep four requests in flight are two hundred to one
+    API, and its 429 + Retry-After to one of them is meant for all: the spell lasts while
+    the told client sleeps (its own, patchable sleep; no clock of its own, so a test that
+    patches the sleep waits nowhere). And one per client (a school's run), whose limit
+    drops by one at each 429: a client that sends more than the API allows learns to send
+    fewer, instead of spending its retries on a race it keeps losing.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.quiet = 0  # clients sleeping out a Retry-After from this host
+        self.per_second: float | None = None  # the host's rate limit, if one is set
+        self.next_start = 0.0
+        self._change = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._change:
+            while self.busy >= self.limit or self.quiet:
+                self._change.wait()
+            self.busy += 1
+        try:
+            yield
+        finally:
+            with self._change:
+                self.busy -= 1
+                self._change.notify_all()
+
+    @contextmanager
+    def quiet_spell(self) -> Iterator[None]:
+        with self._change:
+            self.quiet += 1
+        try:
+            yield
+        finally:
+            with self._change:
+                self.quiet -= 1
+                self._change.notify_all()
+
+    def fewer(self) -> None:
+        with self._change:
+            self.limit = max(1, self.limit - 1)
+
+    def turn(self) -> float:
+        """Seconds until the next request may start, at most `per_second` of them a second
+        (0 when unlimited); the turn is taken, so the caller only has to wait it out."""
+        if not self.per_second:
+            return 0.0
+        with self._change:
+            now = time.monotonic()
+            start = max(now, self.next_start)
+            self.next_start = start + 1 / self.per_second
+            return start - now
+
+
+_hosts: dict[tuple[str, str, int | None], InFlight] = {}
+_hosts_lock = threading.Lock()
+
+
+def host_limit(base_url: str, limit: int, per_second: float | None = None) -> InFlight:
+    """The process's limits for the host of `base_url`; two schools that configure one
+    host differently get the smaller limits (the polite ones), whoever asked first."""
+    url = httpx.URL(base_url)
+    key = (url.scheme, url.host, url.port)
+    with _hosts_lock:
+        host = _hosts.setdefault(key, InFlight(limit))
+        host.limit = min(host.limit, limit)
+        if per_second:
+            host.per_second = min(host.per_second or per_second, per_second)
+        return host
+
+
 class HttpClient:
     """An httpx.Client that retries transient failures within a bounded budget, reads every
     body by streaming it within a size cap and a deadline, and redacts every secret it knows.
 
     Use it as a context manager: inside the block its redactor is the thread's (log records,
     cassettes), and an error leaving the block has every secret taken out of its message.
+
+    Thread-safe: a connector may send several requests at once from threads of its own, at
+    most `max_in_flight` for this client, and never more than the host's limit for every
+    client of the process together (InFlight).
     """
 
     def __init__(
@@ -153,8 +237,13 @@ class HttpClient:
         limits: Limits = DEFAULT_LIMITS,
         sleep: Callable[[float], None] | None = None,
         secrets: tuple[str, ...] = (),
+        max_in_flight: int = SCHOOL_IN_FLIGHT,
+        host_max_in_flight: int = HOST_IN_FLIGHT,
+        host_max_per_second: float | None = None,
     ) -> None:
         check_base_url(base_url)
+        self.host = host_limit(base_url, host_max_in_flight, host_max_per_second)
+        self.in_flight = InFlight(max_in_flight)
         self.retry = retry
         self.limits = limits
         self.timeout = timeout
@@ -231,7 +320,11 @@ class HttpClient:
                     f" (last: {problem}){why}",
                     transient=True,
                 )
-            self.sleep(delay)
+            if reply is not None and reply.status_code == 429:
+                self.in_flight.fewer()
+            told = reply is not None and "Retry-After" in reply.headers
+            with self.host.quiet_spell() if told else nullcontext():  # meant for every school
+                self.sleep(delay)
             waited += delay
         raise AssertionError("unreachable")
 
@@ -253,7 +346,8 @@ class HttpClient:
         )
 
     def _send(self, method: str, url: str, what: str, kwargs: dict) -> Reply:
-        """One request, its body streamed in and checked as it comes, never buffered past a cap.
+        """One request, within this client's and its host's limits, at its turn under the
+        host's rate, and not while the host has asked for quiet (InFlight).
 
         httpx's timeout bounds each read, not the request: a server may trickle a byte per
         read for hours. So the request has a deadline of its own, checked after every chunk
@@ -261,6 +355,14 @@ class HttpClient:
         a read's timeout for the whole body), and the body's size is counted
         as decoded, so a small gzip page that inflates to gigabytes stops at the cap.
         """
+        with self.in_flight.slot(), self.host.slot():
+            wait = self.host.turn()
+            if wait > 0:
+                self.sleep(wait)
+            return self._stream(method, url, what, kwargs)
+
+    def _stream(self, method: str, url: str, what: str, kwargs: dict) -> Reply:
+        """The request itself: its body streamed in and checked as it comes."""
         now = time.monotonic()
         ends = min(now + self.limits.request_deadline, self.run_ends)
         try:

@@ -6,6 +6,8 @@ run row ends as `failed` or `stopped` with its message, and no record has change
 
 from __future__ import annotations
 
+import gc
+import itertools
 import logging
 from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 import pluggy
+from sqlalchemy import exc as db_errors
 
 from . import collector, plugins
 from .config import Config, School, bind_school, error_at
@@ -24,6 +27,7 @@ from .errors import (
     SafeguardStop,
     SchoolBusy,
     SourceError,
+    StoreUnavailable,
     from_environment,
 )
 from .store import Store
@@ -75,15 +79,22 @@ def run_school(
     """Sync one school; returns the run's summary (the `run --json` object)."""
     local = local_fields(pm)
     with ExitStack() as held:
-        # a dry run writes nothing, not even a lock file: it reads one consistent snapshot
-        if not dry_run:
-            try:
-                held.enter_context(store.lock(school.key, wait=wait))
-            except SchoolBusy as exc:  # listed by `runs` as failed, naming the holder
-                exc.run = store.refused_run(school.key, school.connector, origin, str(exc))
-                raise
-        refuse_other_connector(store, school)
-        run = None if dry_run else store.start_run(school.key, school.connector, origin)
+        try:
+            # a dry run writes nothing, not even a lock file: it reads one consistent snapshot
+            if not dry_run:
+                try:
+                    held.enter_context(store.lock(school.key, wait=wait))
+                except SchoolBusy as exc:  # listed by `runs` as failed, naming the holder
+                    exc.run = store.refused_run(school.key, school.connector, origin, str(exc))
+                    raise
+            refuse_other_connector(store, school)
+            run = None if dry_run else store.start_run(school.key, school.connector, origin)
+        except (db_errors.TimeoutError, db_errors.OperationalError) as exc:
+            # before the run has a row of its own: the caller records one (run_schools)
+            raise StoreUnavailable(
+                f"school {school.key!r}: no database connection for the run"
+                f" ({type(exc).__name__}); nothing was stored"
+            ) from None
         try:
             raw = pm.hook.mis_sync_fetch(
                 school=school, transport=transport, progress=progress or _quiet
@@ -156,13 +167,13 @@ def refuse_other_connector(store: Store, school: School) -> None:
         )
 
 
-def open_store(url: str, *, dry_run: bool = False) -> Store:
-    """The store a run writes to; a dry run creates nothing, and where nothing is stored yet
-    it diffs against an empty picture held in memory."""
+def open_store(url: str, *, dry_run: bool = False, jobs: int = 1) -> Store:
+    """The store a run writes to, its pool sized for `jobs` schools at once; a dry run creates
+    nothing, and where nothing is stored yet it diffs against an empty picture held in memory."""
     if not dry_run:
-        return Store(url)
+        return Store(url, jobs=jobs)
     try:
-        return Store(url, create=False)
+        return Store(url, create=False, jobs=jobs)
     except NothingStored:
         return Store("sqlite://")
 
@@ -182,8 +193,12 @@ def run_schools(
 
     One school failing never stops the others: its entry says why, with the exit code it
     would have had alone, so the caller can exit with the worst. `finished(result)` is
-    called (from the school's thread) as each school ends.
+    called (from the school's thread) as each school ends. A school that could not get a
+    connection to the store before its run began gets its `failed` run row once the other
+    schools are done and connections are free again.
     """
+    unconnected: list[tuple[str, str]] = []
+    ended = itertools.count(1)
 
     def one(key: str) -> dict:
         result = attempt(key)
@@ -193,6 +208,18 @@ def run_schools(
 
     def attempt(key: str) -> dict:
         try:
+            return _one(key)
+        finally:
+            # The collector is paused while any run works (collector.py), so with runs that
+            # overlap it would never run for the whole fleet, and what does form cycles
+            # (httpx keeps each response, its body and its connection in one) would pile up:
+            # 730 MB after 1,000 schools. A collection every `jobs` schools keeps it to the
+            # schools in flight; imported modules are frozen, so it walks only those.
+            if next(ended) % max(1, jobs) == 0:
+                gc.collect()
+
+    def _one(key: str) -> dict:
+        try:
             school, pm = prepare(config, key, expect=connector)
             with progress_for(key) if progress_for else nullcontext() as progress:
                 result = run_school(store, school, pm, progress=progress, **options)
@@ -200,6 +227,8 @@ def run_schools(
             stop = result["status"] == "dry-run" and result["message"]
             return {**result, "exit_code": SafeguardStop.exit_code if stop else 0}
         except MisSyncError as exc:
+            if isinstance(exc, StoreUnavailable):
+                unconnected.append((key, str(exc)))
             return failed_result(store, key, connector, exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one school's run must not stop the rest
             known = from_environment(exc, store.where)
@@ -210,7 +239,16 @@ def run_schools(
     from concurrent.futures import ThreadPoolExecutor  # here: a one-school run never needs it
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, keys))
+        results = list(pool.map(one, keys))
+    by_key = {r["school"]: r for r in results}
+    for key, message in unconnected:
+        try:
+            by_key[key]["run"] = store.refused_run(
+                key, connector, options.get("origin", "cli"), message
+            )
+        except db_errors.SQLAlchemyError:  # the store is gone altogether: stderr still says why
+            log.warning("%s: could not record the failed run either", key)
+    return results
 
 
 def purge_school(

@@ -58,7 +58,8 @@ class Redactor:
             repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
         }
         forms.update(secret.splitlines())  # a token with CRLF may be logged a line at a time
-        self._forms |= {f for f in forms if len(f) >= MIN_LENGTH}
+        # a new set, not an update in place: another thread may be redacting with the old one
+        self._forms = self._forms | {f for f in forms if len(f) >= MIN_LENGTH}
 
     def __call__(self, text: str) -> str:
         if not self._forms or not text:

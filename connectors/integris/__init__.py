@@ -12,10 +12,10 @@ import msgspec
 
 from mis_sync.core.config import Seconds, secret_from_env
 from mis_sync.core.hookspecs import Demo, hookimpl
-from mis_sync.core.http import HttpClient
+from mis_sync.core.http import HOST_IN_FLIGHT, SCHOOL_IN_FLIGHT, HttpClient
 from mis_sync.core.limits import Limits
 
-from .client import Datashare
+from .client import PAGE_LIMIT, Datashare
 from .mapping import to_dataset
 
 DEMO_SECRET_ENV = "MIS_SYNC_DEMO_DATASHARE_SECRET"
@@ -26,8 +26,12 @@ class IntegrisOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     school_id: str
     client_id: str
     client_secret_env: str
-    page_limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 500
+    page_limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = PAGE_LIMIT
     timeout: Seconds = 30.0
+    # requests at once: for this school's run, and to its host from every school together
+    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=6)] = SCHOOL_IN_FLIGHT
+    host_max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=256)] = HOST_IN_FLIGHT
+    host_max_per_second: Annotated[float, msgspec.Meta(gt=0)] | None = None  # None: no rate cap
 
 
 @hookimpl
@@ -66,7 +70,14 @@ def mis_sync_fetch(school, transport, progress):
     limits = school.options(Limits)
     secret = secret_from_env(school, opts.client_secret_env, "client_secret_env")
     with HttpClient(
-        opts.base_url, transport=transport, timeout=opts.timeout, limits=limits, secrets=(secret,)
+        opts.base_url,
+        transport=transport,
+        timeout=opts.timeout,
+        limits=limits,
+        secrets=(secret,),
+        max_in_flight=opts.max_in_flight,
+        host_max_in_flight=opts.host_max_in_flight,
+        host_max_per_second=opts.host_max_per_second,
     ) as http:
         source = Datashare(
             http,

@@ -4,6 +4,11 @@ It is a plain WSGI app so the same object serves in-process (``transport()``, no
 no ports) and on loopback (``serve()``), where the real client, retries included, and vcrpy
 see true HTTP. Faults are injected per resource and page, because every error the client
 must survive happens on some page of some resource, often not the first.
+
+A network can be put in front of it (`Network`: latency per request, a shared bandwidth cap,
+and a limit of requests in flight per client enforced with 429 + Retry-After, as a real API
+would), and it counts the requests in flight per client, so a test can fail a client that
+sends more at once than it was allowed.
 """
 
 from __future__ import annotations
@@ -51,6 +56,15 @@ class Fault(msgspec.Struct, kw_only=True):
     seconds: float = 0.0  # for kind="delay": how long the page takes
 
 
+class Network(msgspec.Struct, kw_only=True, frozen=True):
+    """What a real network and a polite-or-else API add to each request."""
+
+    latency: float = 0.0  # seconds added to every request, before it is answered
+    mbit: float | None = None  # the link's bandwidth, shared by every response at once
+    max_in_flight: int | None = None  # per client (OAuth client_id); more gets 429
+    retry_after: float = 1.0  # what the 429 tells the client to wait, in seconds
+
+
 class FakeDatashare:
     def __init__(
         self,
@@ -61,6 +75,7 @@ class FakeDatashare:
         client_secret: str = "demo-secret",
         faults: Sequence[Fault] = (),
         default_limit: int = 500,
+        network: Network | None = None,
     ) -> None:
         for fault in faults:
             if fault.kind not in FAULT_KINDS:
@@ -80,6 +95,13 @@ class FakeDatashare:
         self.tokens_issued = 0
         self.delayed = threading.Event()  # set when a "delay" fault starts: a run is mid-fetch
         self.issued_tokens: list[str] = []  # every token ever handed out, for leak tests
+        self.network = network or Network()
+        self._client_of: dict[str, str] = {}  # token -> the client_id it was issued to
+        self.in_flight: dict[str | None, int] = {}  # per client (None: token requests)
+        self.peak_in_flight: dict[str | None, int] = {}
+        self.peak_total = 0  # the most requests in flight at once, every client together
+        self.rejected = 0  # requests answered 429 for passing max_in_flight
+        self._link_free = 0.0  # monotonic time at which the shared link is next idle
 
     def transport(self) -> httpx.WSGITransport:
         return httpx.WSGITransport(app=self)
@@ -89,10 +111,49 @@ class FakeDatashare:
         path = environ.get("PATH_INFO", "")
         query = environ.get("QUERY_STRING", "")
         self.requests.append((method, f"{path}?{query}" if query else path))
-        status, headers, body = self._route(environ, method, path, query)
+        client = self._client_of.get(environ.get("HTTP_AUTHORIZATION", "")[7:])
+        if self._enter(client):
+            try:
+                if self.network.latency:
+                    time.sleep(self.network.latency)
+                status, headers, body = self._route(environ, method, path, query)
+                self._transmit(len(body))
+            finally:
+                self._leave(client)
+        else:
+            status, headers, body = self._error(429, "too_many_requests")
+            headers = [*headers, ("Retry-After", _seconds(self.network.retry_after))]
         headers = [*headers, ("Content-Length", str(len(body)))]
         start_response(f"{status} {_phrase(status)}", headers)
         return [body]
+
+    def _enter(self, client: str | None) -> bool:
+        """Count one more request in flight; False (a 429) if that passes the client's limit."""
+        limit = self.network.max_in_flight
+        with self._lock:
+            now = self.in_flight.get(client, 0) + 1
+            if limit is not None and client is not None and now > limit:
+                self.rejected += 1
+                return False
+            self.in_flight[client] = now
+            self.peak_in_flight[client] = max(self.peak_in_flight.get(client, 0), now)
+            self.peak_total = max(self.peak_total, sum(self.in_flight.values()))
+            return True
+
+    def _leave(self, client: str | None) -> None:
+        with self._lock:
+            self.in_flight[client] -= 1
+
+    def _transmit(self, size: int) -> None:
+        """Hold the answer for as long as its bytes take on the shared link, queued behind
+        every answer already on it: the bandwidth is the link's, not each request's."""
+        if not self.network.mbit:
+            return
+        with self._lock:
+            start = max(time.monotonic(), self._link_free)
+            self._link_free = start + size * 8 / (self.network.mbit * 1e6)
+            until = self._link_free
+        time.sleep(max(0.0, until - time.monotonic()))
 
     def _route(self, environ, method: str, path: str, query: str):
         if not path.startswith(PREFIX + "/"):
@@ -108,20 +169,25 @@ class FakeDatashare:
             return self._page(environ, parts[2], parts[3], parse_qs(query))
         return self._error(404, "not_found")
 
+    def _credentials_ok(self, client_id: str | None, secret: str | None) -> bool:
+        return (client_id, secret) == (self.client_id, self.client_secret)
+
+    def _school_data(self, school_id: str) -> dict[str, list[dict]] | None:
+        """The records of the school with this id, or None: no such school (404)."""
+        return self.data if school_id == self.school_id else None
+
     def _token(self, environ):
         size = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(size).decode("utf-8", "replace")
         form = {key: values[0] for key, values in parse_qs(body).items()}
         if form.get("grant_type") != "client_credentials":
             return self._error(400, "unsupported_grant_type")
-        if (form.get("client_id"), form.get("client_secret")) != (
-            self.client_id,
-            self.client_secret,
-        ):
+        if not self._credentials_ok(form.get("client_id"), form.get("client_secret")):
             return self._error(401, "invalid_client")
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)
+            self._client_of[token] = form["client_id"]
             self.issued_tokens.append(token)
             self.tokens_issued += 1
         return self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
@@ -130,7 +196,8 @@ class FakeDatashare:
         auth = environ.get("HTTP_AUTHORIZATION", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
             return self._error(401, "invalid_token")
-        if school_id != self.school_id or resource not in RESOURCES:
+        school = self._school_data(school_id)
+        if school is None or resource not in RESOURCES:
             return self._error(404, "not_found")
         try:
             limit = int(query.get("limit", [self.default_limit])[0])
@@ -142,7 +209,7 @@ class FakeDatashare:
         offset = 0 if cursor is None else _offset(cursor)
         if offset is None:
             return self._error(400, "invalid_cursor")
-        records = self.data.get(resource) or []
+        records = school.get(resource) or []
         end = offset + limit
         next_cursor = _cursor(end) if end < len(records) else None
         page = {
@@ -175,9 +242,7 @@ class FakeDatashare:
         if kind == "status":
             headers = [("Content-Type", _JSON)]
             if fault.retry_after is not None:
-                seconds = fault.retry_after
-                text = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
-                headers.append(("Retry-After", text))
+                headers.append(("Retry-After", _seconds(fault.retry_after)))
             return fault.status, headers, self._encode(fault.body or _status_body(fault.status))
         if kind == "expire_token":
             with self._lock:
@@ -199,6 +264,10 @@ class FakeDatashare:
 
     def _error(self, status: int, code: str):
         return self._json(status, {"error": code})
+
+
+def _seconds(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
 
 
 def _status_body(status: int) -> dict:
@@ -237,6 +306,7 @@ def _offset(cursor: str) -> int | None:
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 256  # a fleet's clients connect many at once; 5 would drop SYNs
 
 
 class _QuietHandler(WSGIRequestHandler):

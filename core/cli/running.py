@@ -78,7 +78,7 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
         keys = sorted(k for k, v in config.schools.items() if v.get("connector") == connector)
         if not keys:
             raise ConfigError(_no_school_uses(config, connector))
-    store = pipeline.open_store(config.database, dry_run=dry_run)
+    store = pipeline.open_store(config.database, dry_run=dry_run, jobs=min(jobs, len(keys)))
     options = dict(
         transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
     )

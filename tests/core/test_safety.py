@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A child run of school s1 over `_school_of(n)` that stops at a chosen point and waits there.
 CHILD = """
 import sys, time, pathlib
-from sqlalchemy import event
+import mis_sync.core.store as store_module
 from mis_sync.core.store import Store
 from tests.core.test_tracking import Source, _school_of, sync
 
@@ -34,12 +34,15 @@ def pause():
     while not pathlib.Path(release).exists():
         time.sleep(0.05)
 
-def in_write(conn, cursor, statement, *args):
-    if statement.lstrip().upper().startswith("INSERT INTO EVENTS"):
+insert_many = store_module._insert_many
+
+def in_write(conn, table, *args):  # the events go in after the records (COPY on PostgreSQL)
+    if table.name == "events":
         pause()
+    return insert_many(conn, table, *args)
 
 if where == "write":
-    event.listen(store.engine, "before_cursor_execute", in_write)
+    store_module._insert_many = in_write
 
 def fetch():
     if where == "fetch":

@@ -9,6 +9,7 @@ import pytest
 from msgspec.structs import replace
 from sqlalchemy import event, func, select
 
+import mis_sync.core.store as store_module
 from mis_sync.core import pipeline, plugins
 from mis_sync.core.config import Config, bind_school
 from mis_sync.core.errors import SafeguardStop, SchoolBusy
@@ -249,7 +250,7 @@ def test_a_runs_events_list_its_changes_then_its_deletes_in_key_order(store):
     ]
 
 
-def test_a_failing_write_leaves_the_previous_state_exactly(store):
+def test_a_failing_write_leaves_the_previous_state_exactly(store, monkeypatch):
     sync(store, Source())
     before = store.export("s1", "students", {})
 
@@ -260,14 +261,17 @@ def test_a_failing_write_leaves_the_previous_state_exactly(store):
         ds.records["classes"]["MA7"] = klass("MA7", ["S1", "S4"], ["T2"])
         return ds
 
-    def boom(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("INSERT INTO EVENTS"):
-            raise RuntimeError("disk full")
+    insert_many = store_module._insert_many
 
-    event.listen(store.engine, "before_cursor_execute", boom)
-    with pytest.raises(RuntimeError):
-        sync(store, Source(changed))
-    event.remove(store.engine, "before_cursor_execute", boom)
+    def boom(conn, table, *args):  # after the records' rows (COPY on PostgreSQL)
+        if table.name == "events":
+            raise RuntimeError("disk full")
+        return insert_many(conn, table, *args)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store_module, "_insert_many", boom)
+        with pytest.raises(RuntimeError):
+            sync(store, Source(changed))
     assert store.export("s1", "students", {}) == before
     assert store.runs("s1")[0]["status"] == "failed"
     assert "disk full" in store.runs("s1")[0]["message"]
