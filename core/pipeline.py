@@ -13,10 +13,19 @@ from typing import Any
 
 import httpx
 import pluggy
+from sqlalchemy.exc import DBAPIError
 
 from . import collector, plugins
 from .config import Config, School, bind_school
-from .errors import ConfigError, MisSyncError, SafeguardStop, SchoolBusy, SourceError
+from .errors import (
+    ConfigError,
+    MisSyncError,
+    SafeguardStop,
+    SchoolBusy,
+    SourceError,
+    StoreError,
+)
+from .schema import reject_unstorable
 from .store import Store
 
 log = logging.getLogger("mis_sync.run")
@@ -63,53 +72,44 @@ def run_school(
     wait: bool = False,
     origin: str = "cli",
 ) -> dict:
-    """Sync one school; returns the run's summary (the `run --json` object)."""
+    """Sync one school; returns the run's summary (the `run --json` object).
+
+    Truthful about the commit: an error before it marks the run failed (nothing stored); an
+    error or a Ctrl-C after it (an unlock that fails, an interrupt landing as the commit
+    returns) leaves the run `ok` and returns what it stored.
+    """
     local = local_fields(pm)
-    with store.lock(school.key, wait=wait):
-        run = None if dry_run else store.start_run(school.key, school.connector, origin)
-        try:
-            raw = pm.hook.mis_sync_fetch(
-                school=school, transport=transport, progress=progress or _quiet
-            )
-            if raw is None:
-                raise SourceError(f"connector {school.connector!r} fetched nothing")
-            wants_state = _asked_for(pm.hook.mis_sync_map, "source_state")
-            dataset = pm.hook.mis_sync_map(
-                school=school,
-                raw=raw,
-                source_state=store.source_state(school.key, school.connector)
-                if wants_state
-                else None,
-            )
-            del raw  # the wire records: freed before the rules and the diff allocate theirs
-            keep_last_good(store, school.key, dataset)
-            log.info("%s: mapped %s", school.key, _sizes(dataset.records))
-            pm.hook.mis_sync_merge(school=school, dataset=dataset)
-            pm.hook.mis_sync_filter(school=school, dataset=dataset)
-            log.info("%s: kept %s", school.key, _sizes(dataset.records))
-            for entity, rid in dataset.repeated_ids:
-                log.warning(
-                    "%s: %s %s sent more than once; the last one counts", school.key, entity, rid
+    run, committed, summary = None, False, {}
+    try:
+        with store.lock(school.key, wait=wait) as held:
+            run = None if dry_run else store.start_run(school.key, school.connector, origin)
+            try:
+                summary = _sync(
+                    store,
+                    school,
+                    pm,
+                    run,
+                    local=local,
+                    held=held,
+                    transport=transport,
+                    progress=progress or _quiet,
+                    allow_mass_delete=allow_mass_delete,
                 )
-            for invalid in dataset.invalid:
-                log.warning("%s: left out: %s", school.key, invalid.reason)
-            for entity, outs in dataset.left_out.items():
-                for rid, out in outs.items():  # records are named by ID, never by name
-                    log.debug("%s: %s %s left out: %s", school.key, entity, rid, out.reasons[0])
-            summary = store.apply(
-                run,
-                school.key,
-                dataset,
-                local=local,
-                threshold=school.mass_delete_threshold,
-                allow_mass_delete=allow_mass_delete,
-            )
-        except BaseException as exc:
-            if run is not None:
+                committed = run is not None
+            except BaseException as exc:
+                log.info("%s: run %s ended: %s", school.key, run, _message(exc))
+                if run is None:
+                    _reraise(exc)
                 status = "stopped" if isinstance(exc, SafeguardStop) else "failed"
-                store.fail_run(run, status, _message(exc))
-            log.info("%s: run %s ended: %s", school.key, run, _message(exc))
+                # under the lock still, so no later run has touched this run's row
+                if store.fail_run(run, status, _message(exc)) != "ok":
+                    _reraise(exc)
+                committed = True  # the row says ok: the commit went through before `exc`
+                log.warning("%s: run %s is stored; then %s", school.key, run, _message(exc))
+    except BaseException:
+        if not committed:
             raise
+        log.warning("%s: run %s is stored; interrupted after its commit", school.key, run)
     if run is None:
         return {
             "run": None,
@@ -118,7 +118,54 @@ def run_school(
             "status": "dry-run",
             **summary,
         }
-    return {**store.run(run), **{k: summary[k] for k in ("left_out_by_reason", "near_duplicates")}}
+    return store.result(run)
+
+
+def _sync(
+    store: Store,
+    school: School,
+    pm,
+    run: int | None,
+    *,
+    local,
+    held,
+    transport,
+    progress,
+    allow_mass_delete: bool,
+) -> dict:
+    """fetch → map → check storable → keep last good → merge → filter → diff and commit."""
+    raw = pm.hook.mis_sync_fetch(school=school, transport=transport, progress=progress)
+    if raw is None:
+        raise SourceError(f"connector {school.connector!r} fetched nothing")
+    wants_state = _asked_for(pm.hook.mis_sync_map, "source_state")
+    dataset = pm.hook.mis_sync_map(
+        school=school,
+        raw=raw,
+        source_state=store.source_state(school.key, school.connector) if wants_state else None,
+    )
+    del raw  # the wire records: freed before the rules and the diff allocate theirs
+    reject_unstorable(dataset)
+    keep_last_good(store, school.key, dataset)
+    log.info("%s: mapped %s", school.key, _sizes(dataset.records))
+    pm.hook.mis_sync_merge(school=school, dataset=dataset)
+    pm.hook.mis_sync_filter(school=school, dataset=dataset)
+    log.info("%s: kept %s", school.key, _sizes(dataset.records))
+    for entity, rid in dataset.repeated_ids:
+        log.warning("%s: %s %s sent more than once; the last one counts", school.key, entity, rid)
+    for invalid in dataset.invalid:
+        log.warning("%s: left out: %s", school.key, invalid.reason)
+    for entity, outs in dataset.left_out.items():
+        for rid, out in outs.items():  # records are named by ID, never by name
+            log.debug("%s: %s %s left out: %s", school.key, entity, rid, out.reasons[0])
+    return store.apply(
+        run,
+        school.key,
+        dataset,
+        local=local,
+        threshold=school.mass_delete_threshold,
+        allow_mass_delete=allow_mass_delete,
+        held=held,
+    )
 
 
 def run_schools(
@@ -184,9 +231,20 @@ def _sizes(records: dict) -> str:
     return ", ".join(f"{len(v)} {k}" for k, v in records.items())
 
 
+def _reraise(exc: BaseException) -> None:
+    """Raise `exc` again; a database error as a StoreError that says only its first line,
+    never its statement's data, and without the driver's exception chained to it."""
+    if isinstance(exc, DBAPIError):
+        raise StoreError(_message(exc)) from None
+    raise exc
+
+
 def _message(exc: BaseException) -> str:
     if isinstance(exc, MisSyncError):
         return str(exc)
+    if isinstance(exc, DBAPIError):  # the driver's first line; its detail may quote a row
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+        return f"the database refused the run: {type(exc.orig).__name__}: {first}"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     return f"internal error: {type(exc).__name__}: {exc}"

@@ -17,11 +17,11 @@ from sqlalchemy import Connection, and_, bindparam, create_engine, delete, event
 from sqlalchemy.engine import make_url
 
 from ..errors import ConfigError, SafeguardStop
-from ..schema import ENTITIES, Dataset
+from ..schema import ENTITIES, Dataset, storable_text
 from . import migrate
 from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
-from .lock import school_lock
+from .lock import Held, school_lock
 from .queries import Queries
 from .tables import record_row as _is
 
@@ -42,7 +42,10 @@ class Store(Queries):
             raise ConfigError(f"database: not a database URL: {url!r}") from None
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        kwargs = {}
+        # pre-ping: a pooled connection the server closed (a restart, idle_session_timeout)
+        # is replaced, not handed to a run; hidden parameters: a database error's text never
+        # carries the records it was writing
+        kwargs = {"pool_pre_ping": True, "hide_parameters": True}
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
         self.engine = create_engine(parsed, **kwargs)
@@ -56,9 +59,11 @@ class Store(Queries):
     # -- runs -------------------------------------------------------------------------------
 
     @contextmanager
-    def lock(self, school: str, *, wait: bool = False) -> Iterator[None]:
-        with school_lock(self.engine, school, wait=wait, busy=lambda: self._busy(school)):
-            yield
+    def lock(self, school: str, *, wait: bool = False) -> Iterator[Held]:
+        """Hold the school's lock; pass what it yields to `apply`, which checks it is still
+        held just before it commits."""
+        with school_lock(self.engine, school, wait=wait, busy=lambda: self._busy(school)) as held:
+            yield held
 
     def _busy(self, school: str) -> str:
         with self.engine.connect() as conn:
@@ -92,13 +97,20 @@ class Store(Queries):
                 )
             ).inserted_primary_key[0]
 
-    def fail_run(self, run: int, status: str, message: str) -> None:
+    def fail_run(self, run: int, status: str, message: str) -> str:
+        """Mark a run failed or stopped, unless it committed; return its status now.
+
+        A run whose commit went through is `ok` for good: an error or a Ctrl-C that lands
+        after the commit must not rewrite it (its changes would hide from `changes`). A run
+        that a later run already marked failed (it lost its lock) gets its own message.
+        """
         with self.engine.begin() as conn:
             conn.execute(
                 update(t.runs)
-                .where(t.runs.c.run == run)
-                .values(status=status, finished=now(), message=message)
+                .where(t.runs.c.run == run, t.runs.c.status.in_(("running", "failed")))
+                .values(status=status, finished=now(), message=storable_text(message))
             )
+            return conn.execute(select(t.runs.c.status).where(t.runs.c.run == run)).scalar()
 
     def apply(
         self,
@@ -109,10 +121,17 @@ class Store(Queries):
         local: dict[str, set[str]],
         threshold: float,
         allow_mass_delete: bool = False,
+        held: Held | None = None,
     ) -> dict:
-        """Diff and write one run in one transaction; with run=None, diff only (dry run)."""
+        """Diff and write one run in one transaction; with run=None, diff only (dry run).
+
+        :param held: the school's lock (`lock`): the transaction waits for any other writer
+            of the school first, and commits only if the lock is still held at the end.
+        """
         fields = stored_fields(local)
         with self.engine.begin() as conn:
+            if held is not None and run is not None:
+                held.enter(conn)
             plan = classify(
                 dataset,
                 self._stored(conn, school),
@@ -155,7 +174,20 @@ class Store(Queries):
                     ),
                 )
             )
+            if held is not None:
+                held.check(conn)  # the last statement before the commit
         return summary
+
+    def result(self, run: int) -> dict:
+        """A finished run's `run --json` object: its `runs` row and what its summary holds."""
+        with self.engine.connect() as conn:
+            saved = conn.execute(select(t.runs.c.summary).where(t.runs.c.run == run)).scalar()
+        kept = json.loads(saved) if saved else {}
+        return {
+            **self.run(run),
+            "left_out_by_reason": kept.get("left_out_by_reason", {}),
+            "near_duplicates": kept.get("near_duplicates", []),
+        }
 
     def _put_source_state(self, conn: Connection, run: int, school: str, data: bytes) -> None:
         """In the run's own transaction: a delta stored without its records, or records
