@@ -25,7 +25,7 @@ from .errors import (
     SourceError,
     StoreError,
 )
-from .schema import reject_unstorable
+from .schema import link_id, link_pair, reject_unstorable
 from .store import Store
 
 log = logging.getLogger("mis_sync.run")
@@ -214,11 +214,55 @@ def keep_last_good(store: Store, school: str, dataset) -> None:
     """A record that failed validation takes its stored copy's place for this run.
 
     So one bad record changes nothing: not itself, and not the classes, links and contacts
-    that would otherwise lose it and ripple into deletes.
+    that would otherwise lose it and ripple into deletes. Records split in two (a combined
+    contact, `split_from`) are covered too: see `_split_copies`.
     """
     keys = [(i.entity, i.id) for i in dataset.invalid if i.id]
+    if not keys:  # the usual case
+        return
+    keys += _split_copies(store, school, dataset, keys)
     for entity, record in store.stored_copies(school, keys):
         dataset.records[entity][record.id] = record
+
+
+def _split_copies(store: Store, school: str, dataset, keys: list[tuple[str, str]]) -> list:
+    """The stored records that stand in for a bad record that was stored split in two.
+
+    A contact X stored as halves (split_from X) that fails validation: its halves and their
+    links keep their stored copies, and the source's links to the unsplit X (which could only
+    be left out) give way to them. A bad link S-X where X is split this run: the stored links
+    from S to each half.
+    """
+    bad_contacts = {rid for entity, rid in keys if entity == "contacts"}
+    bad_links = [pair for e, rid in keys if e == "contact-links" and (pair := link_pair(rid))]
+    out: list[tuple[str, str]] = []
+    if bad_contacts:
+        halves = {
+            c["id"]: c["split_from"]
+            for c in store.export(school, "contacts", {})
+            if c["split_from"] in bad_contacts
+        }
+        out += [("contacts", h) for h in halves]
+        out += [
+            ("contact-links", link_id(lk["student_id"], lk["contact_id"]))
+            for lk in store.export(school, "contact-links", {})
+            if lk["contact_id"] in halves
+        ]
+        split = set(halves.values())
+        links = dataset.records["contact-links"]
+        for lid in [lid for lid, lk in links.items() if lk.contact_id in split]:
+            del links[lid]
+    if bad_links:
+        halves_of: dict[str, list[str]] = {}
+        for c in dataset.records["contacts"].values():
+            if c.split_from is not None:
+                halves_of.setdefault(c.split_from, []).append(c.id)
+        out += [
+            ("contact-links", link_id(student, half))
+            for student, contact in bad_links
+            for half in halves_of.get(contact, ())
+        ]
+    return out
 
 
 def _asked_for(hook: pluggy.HookCaller, arg: str) -> bool:
