@@ -82,8 +82,9 @@ def run_school(
     run, committed, summary = None, False, {}
     try:
         with store.lock(school.key, wait=wait) as held:
-            run = None if dry_run else store.start_run(school.key, school.connector, origin)
             try:
+                if not dry_run:
+                    run = store.start_run(school.key, school.connector, origin)
                 summary = _sync(
                     store,
                     school,
@@ -97,18 +98,10 @@ def run_school(
                 )
                 committed = run is not None
             except BaseException as exc:
-                log.info("%s: run %s ended: %s", school.key, run, _message(exc))
-                if run is None:
-                    _reraise(exc)
-                status = "stopped" if isinstance(exc, SafeguardStop) else "failed"
-                # under the lock still, so no later run has touched this run's row
-                if store.fail_run(run, status, _message(exc)) != "ok":
-                    _reraise(exc)
-                committed = True  # the row says ok: the commit went through before `exc`
-                log.warning("%s: run %s is stored; then %s", school.key, run, _message(exc))
-    except BaseException:
+                committed = _ended(store, school.key, run, exc)
+    except BaseException as exc:
         if not committed:
-            raise
+            _reraise(exc)
         log.warning("%s: run %s is stored; interrupted after its commit", school.key, run)
     if run is None:
         return {
@@ -273,6 +266,22 @@ def _asked_for(hook: pluggy.HookCaller, arg: str) -> bool:
 
 def _sizes(records: dict) -> str:
     return ", ".join(f"{len(v)} {k}" for k, v in records.items())
+
+
+def _ended(store: Store, school: str, run: int | None, exc: BaseException) -> bool:
+    """A run that raised: mark it failed or stopped and raise again, unless its row shows
+    that the commit went through before `exc`; then return True (the run is stored)."""
+    log.info("%s: run %s ended: %s", school, run, _message(exc))
+    if run is not None:
+        status = "stopped" if isinstance(exc, SafeguardStop) else "failed"
+        try:
+            now = store.fail_run(run, status, _message(exc))
+        except DBAPIError:  # the database is gone too: the next run marks this one failed
+            now = None
+        if now == "ok":
+            log.warning("%s: run %s is stored; then %s", school, run, _message(exc))
+            return True
+    raise exc
 
 
 def _reraise(exc: BaseException) -> None:
