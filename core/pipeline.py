@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 import httpx
 import pluggy
@@ -27,6 +27,7 @@ from .errors import (
 )
 from .schema import link_id, link_pair, reject_unstorable
 from .store import Store
+from .store.lock import Held
 
 log = logging.getLogger("mis_sync.run")
 
@@ -117,13 +118,13 @@ def run_school(
 def _sync(
     store: Store,
     school: School,
-    pm,
+    pm: pluggy.PluginManager,
     run: int | None,
     *,
-    local,
-    held,
-    transport,
-    progress,
+    local: dict[str, set[str]],
+    held: Held,
+    transport: httpx.BaseTransport | None,
+    progress: Callable[[str, int, int | None], None],
     allow_mass_delete: bool,
 ) -> dict:
     """fetch → map → check storable → keep last good → merge → filter → diff and commit."""
@@ -268,7 +269,7 @@ def _sizes(records: dict) -> str:
     return ", ".join(f"{len(v)} {k}" for k, v in records.items())
 
 
-def _ended(store: Store, school: str, run: int | None, exc: BaseException) -> bool:
+def _ended(store: Store, school: str, run: int | None, exc: BaseException) -> Literal[True]:
     """A run that raised: mark it failed or stopped and raise again, unless its row shows
     that the commit went through before `exc`; then return True (the run is stored)."""
     log.info("%s: run %s ended: %s", school, run, _message(exc))
@@ -284,7 +285,7 @@ def _ended(store: Store, school: str, run: int | None, exc: BaseException) -> bo
     raise exc
 
 
-def _reraise(exc: BaseException) -> None:
+def _reraise(exc: BaseException) -> NoReturn:
     """Raise `exc` again; a database error as a StoreError that says only its first line,
     never its statement's data, and without the driver's exception chained to it."""
     if isinstance(exc, DBAPIError):

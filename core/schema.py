@@ -184,7 +184,7 @@ def reject_unstorable(ds: Dataset) -> None:
             ds.reject(
                 entity,
                 None,
-                f"{entity} record (no usable ID: {shown_id(value)!r}): field {name}: {problem}",
+                f"{entity} record (no usable ID: '{shown_id(value)}'): field {name}: {problem}",
             )
 
 
