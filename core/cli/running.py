@@ -89,9 +89,16 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
     )
     if len(keys) == 1:  # one school: its error is the command's error
         sch, pm = pipeline.prepare(config, keys[0], expect=connector)
-        with Progress(keys[0], as_json) as progress:
-            result = pipeline.run_school(store, sch, pm, progress=progress, **options)
-        return print_json(result) if as_json else print_summary(result)
+        result = None
+        try:
+            with Progress(keys[0], as_json) as progress:
+                result = pipeline.run_school(store, sch, pm, progress=progress, **options)
+            return print_json(result) if as_json else print_summary(result)
+        except KeyboardInterrupt:  # after the run returned: what it stored stands
+            if not result or result.get("run") is None:
+                raise
+            click.echo(f"mis-sync: interrupted after run {result['run']} was stored", err=True)
+            return None
     results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
     for failed in (r for r in results if r["exit_code"]):
         click.echo(f"mis-sync: error: {failed['message']}", err=True)

@@ -64,3 +64,19 @@ def test_ctrl_c_after_the_commit_exits_0_and_shows_the_stored_run(db_url, tmp_pa
     assert shown["status"] == "ok" and shown["inserted"] > 0
     changes = json.loads(cli("--config", config, "changes", "--json").stdout)
     assert len(changes) == shown["inserted"]
+
+
+def test_ctrl_c_while_the_result_prints_says_the_run_was_stored(db_url, tmp_path, monkeypatch):
+    from mis_sync.core.cli import running
+
+    def interrupted(result):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(running, "print_json", interrupted)
+    with serve(fake(small())) as base_url:
+        config = str(write_config(tmp_path, db_url, base_url))
+        result = cli("--config", config, "run", "integris", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "mis-sync: interrupted after run 1 was stored\n"
+    [run] = json.loads(cli("--config", config, "runs", "--json").stdout)
+    assert run["status"] == "ok" and run["inserted"] > 0
