@@ -201,7 +201,13 @@ def run_schools(
     from concurrent.futures import ThreadPoolExecutor  # here: a one-school run never needs it
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, keys))
+        try:
+            return list(pool.map(one, keys))
+        except KeyboardInterrupt:
+            # schools not yet started never start; runs under way end as they would (a thread
+            # cannot be stopped), and the caller asks the store which of them were stored
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def keep_last_good(store: Store, school: str, dataset) -> None:

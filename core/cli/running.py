@@ -87,18 +87,33 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
     options = dict(
         transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
     )
+    try:
+        _run(pipeline, store, config, keys, connector, jobs, as_json, options)
+    except KeyboardInterrupt:
+        _interrupted(store, keys)
+
+
+def _interrupted(store, keys: list[str]) -> None:
+    """A Ctrl-C may land after a run's commit, anywhere: the runs table says what is stored."""
+    stored = [run for run in store.started.values() if store.run(run)["status"] == "ok"]
+    if not stored:
+        raise KeyboardInterrupt
+    runs = ", ".join(str(run) for run in sorted(stored))
+    if len(stored) == len(keys):
+        click.echo(f"mis-sync: interrupted after run {runs} was stored", err=True)
+        sys.exit(0)
+    click.echo(
+        f"mis-sync: interrupted; stored: run {runs}; the other schools stored nothing", err=True
+    )
+    sys.exit(1)
+
+
+def _run(pipeline, store, config, keys, connector, jobs, as_json, options):
     if len(keys) == 1:  # one school: its error is the command's error
         sch, pm = pipeline.prepare(config, keys[0], expect=connector)
-        result = None
-        try:
-            with Progress(keys[0], as_json) as progress:
-                result = pipeline.run_school(store, sch, pm, progress=progress, **options)
-            return print_json(result) if as_json else print_summary(result)
-        except KeyboardInterrupt:  # after the run returned: what it stored stands
-            if not result or result.get("run") is None:
-                raise
-            click.echo(f"mis-sync: interrupted after run {result['run']} was stored", err=True)
-            return None
+        with Progress(keys[0], as_json) as progress:
+            result = pipeline.run_school(store, sch, pm, progress=progress, **options)
+        return print_json(result) if as_json else print_summary(result)
     results = pipeline.run_schools(store, config, keys, connector=connector, jobs=jobs, **options)
     for failed in (r for r in results if r["exit_code"]):
         click.echo(f"mis-sync: error: {failed['message']}", err=True)

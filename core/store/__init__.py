@@ -36,6 +36,9 @@ class Store(Queries):
     """The writes of a run (and of local fields); what people look at is in queries.py."""
 
     def __init__(self, url: str) -> None:
+        # school → the run this Store last started for it: after a Ctrl-C, whichever line of
+        # code it landed on, the caller can ask the runs table whether that run was stored
+        self.started: dict[str, int] = {}
         try:
             parsed = make_url(url)
         except Exception:
@@ -87,7 +90,7 @@ class Store(Queries):
                 .where(t.runs.c.school == school, t.runs.c.status == "running")
                 .values(status="failed", finished=now(), message="interrupted: the run died")
             )
-            return conn.execute(
+            run = conn.execute(
                 t.runs.insert().values(
                     school=school,
                     connector=connector,
@@ -96,6 +99,8 @@ class Store(Queries):
                     origin=origin,
                 )
             ).inserted_primary_key[0]
+        self.started[school] = run
+        return run
 
     def fail_run(self, run: int, status: str, message: str) -> str:
         """Mark a run failed or stopped, unless it committed; return its status now.

@@ -80,3 +80,36 @@ def test_ctrl_c_while_the_result_prints_says_the_run_was_stored(db_url, tmp_path
     assert result.stderr == "mis-sync: interrupted after run 1 was stored\n"
     [run] = json.loads(cli("--config", config, "runs", "--json").stdout)
     assert run["status"] == "ok" and run["inserted"] > 0
+
+
+def test_ctrl_c_after_run_school_returned_says_the_run_was_stored(db_url, tmp_path, monkeypatch):
+    """Wherever the interrupt lands after the commit, the runs table is asked, not guessed."""
+    from mis_sync.core import pipeline
+
+    real = pipeline.run_school
+
+    def returned_then_interrupted(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt  # e.g. in a decorator's exit, past the pipeline's own guard
+
+    monkeypatch.setattr(pipeline, "run_school", returned_then_interrupted)
+    with serve(fake(small())) as base_url:
+        config = str(write_config(tmp_path, db_url, base_url))
+        result = cli("--config", config, "run", "integris")
+    assert (result.exit_code, result.stderr) == (
+        0,
+        "mis-sync: interrupted after run 1 was stored\n",
+    )
+
+
+def test_ctrl_c_before_anything_was_stored_says_so(db_url, tmp_path, monkeypatch):
+    from mis_sync.core.store import Store
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "apply", interrupted)
+    with serve(fake(small())) as base_url:
+        config = str(write_config(tmp_path, db_url, base_url))
+        result = cli("--config", config, "run", "integris")
+    assert (result.exit_code, result.stderr) == (1, "mis-sync: interrupted; nothing was stored\n")
