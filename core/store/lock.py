@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
@@ -73,10 +74,12 @@ class Held:
 
 
 class _Advisory(Held):
-    def __init__(self, school: str, pid: int) -> None:
+    def __init__(self, school: str, pid: int, started: datetime) -> None:
         super().__init__(school)
         self.key = lock_key(school)
-        self.pid = pid  # the backend that holds the session lock
+        # the backend that holds the session lock: its pid, and when it started, since an
+        # operating system may give a dead backend's pid to a new one
+        self.pid, self.started = pid, started
 
     def enter(self, conn: Connection) -> None:
         # the two-int form is a key space of its own: it never meets the session lock
@@ -88,12 +91,19 @@ class _Advisory(Held):
         unsigned = self.key & 0xFFFF_FFFF_FFFF_FFFF
         held = conn.execute(
             text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND pid = :pid AND classid = :hi AND objid = :lo AND objsubid = 1"
-                " AND database = (SELECT oid FROM pg_database"
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.pid = :pid"
+                " AND a.backend_start = :started"
+                " AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
+                " AND l.database = (SELECT oid FROM pg_database"
                 " WHERE datname = current_database())"
             ),
-            {"pid": self.pid, "hi": unsigned >> 32, "lo": unsigned & 0xFFFF_FFFF},
+            {
+                "pid": self.pid,
+                "started": self.started,
+                "hi": unsigned >> 32,
+                "lo": unsigned & 0xFFFF_FFFF,
+            },
         ).scalar()
         if not held:
             raise self.lost("the database connection that held it was closed")
@@ -139,7 +149,10 @@ def _advisory(engine: Engine, school: str, wait: bool, busy) -> Iterator[Held]:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
         elif not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
             raise SchoolBusy(busy())
-        held = _Advisory(school, conn.execute(text("SELECT pg_backend_pid()")).scalar())
+        me = conn.execute(
+            text("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        ).one()
+        held = _Advisory(school, me.pid, me.backend_start)
     except BaseException:
         conn.close()
         raise

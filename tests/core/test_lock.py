@@ -210,3 +210,15 @@ def _renamed(surname: str):
     ds = school()
     ds.records["students"]["S1"].surname = surname
     return ds
+
+
+def test_the_lock_check_knows_a_new_backend_that_got_the_old_ones_pid(pg_store):
+    """An operating system may reuse a dead backend's pid: its start time tells them apart."""
+    from datetime import timedelta
+
+    with pg_store.lock("s1") as held:
+        with pg_store.engine.begin() as conn:
+            held.check(conn)  # the holder itself passes
+        held.started -= timedelta(seconds=1)  # as if the pid now belonged to another backend
+        with pg_store.engine.begin() as conn, pytest.raises(LockLost):
+            held.check(conn)
