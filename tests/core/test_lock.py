@@ -29,8 +29,13 @@ def kill_lock_backend(url: str, key: str) -> int:
                 ),
                 {"hi": unsigned >> 32, "lo": unsigned & 0xFFFF_FFFF},
             ).scalars()
-            killed = [conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": p}) for p in pids]
-        return len(killed)
+            # with a timeout, pg_terminate_backend waits until the backend is gone (and its
+            # lock with it): a test must not race a backend that is still exiting
+            killed = [
+                conn.execute(text("SELECT pg_terminate_backend(:p, 10000)"), {"p": p}).scalar()
+                for p in pids
+            ]
+        return sum(killed)
     finally:
         engine.dispose()
 
