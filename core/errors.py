@@ -105,3 +105,18 @@ class StoreUnavailable(MisSyncError):
     gone): the machine's set-up, not the source. Nothing was stored."""
 
     exit_code = 2
+
+
+class LockLost(MisSyncError):
+    """The run's school lock died before the commit (its database connection was closed):
+    the run stored nothing. The database side of the machine failed, so 2, as for a database
+    that cannot be reached."""
+
+    exit_code = 2
+
+
+class StoreError(MisSyncError):
+    """The database refused a write or a read. The message carries the database's own first
+    line only: never the statement's parameters, which hold pupils' records."""
+
+    exit_code = 2

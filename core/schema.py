@@ -6,9 +6,18 @@ store can encode them to JSON without a dict in between. Field order is the expo
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import msgspec
+
+# What both databases can store as a key (records.id is VARCHAR(255); PostgreSQL refuses NUL
+# in any text column, SQLite would store it). Checked by `reject_unstorable` after mapping,
+# so SQLite and PostgreSQL keep and leave out the same records.
+MAX_KEY = 255
+# C0 controls (NUL, tab, newline...), DEL and C1: never part of a real ID, and an ID holding
+# one would garble the one-line messages, tables and CSV that name it
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Student(msgspec.Struct, kw_only=True):
@@ -103,8 +112,81 @@ INTERNAL_FIELDS = frozenset({"source_type"})
 
 
 def link_id(student_id: str, contact_id: str) -> str:
-    """The stored key of a contact link: `student_id:contact_id`."""
-    return f"{student_id}:{contact_id}"
+    """The stored key of a contact link: `student_id:contact_id`, unambiguous.
+
+    Inside each ID a `%` is written `%25` and a `:` is written `%3A`, so the one `:` left
+    separates the pair: student `a:b` with contact `c` is `a%3Ab:c`, student `a` with contact
+    `b:c` is `a:b%3Ac`. IDs without `%` or `:` (nearly all) read as they are.
+    """
+    return f"{_escape(student_id)}:{_escape(contact_id)}"
+
+
+def link_pair(key: str) -> tuple[str, str] | None:
+    """The (student_id, contact_id) of a link key made by `link_id`; None if it is not one."""
+    parts = key.split(":")
+    if len(parts) != 2:
+        return None
+    return (_unescape(parts[0]), _unescape(parts[1]))
+
+
+def _escape(rid: str) -> str:
+    return rid.replace("%", "%25").replace(":", "%3A")
+
+
+def _unescape(part: str) -> str:
+    return part.replace("%3A", ":").replace("%25", "%")
+
+
+def key_problem(rid: str) -> str | None:
+    """Why `rid` cannot be stored as a key, or None if it can."""
+    if len(rid) > MAX_KEY:
+        return f"longer than {MAX_KEY} characters ({len(rid)})"
+    if found := _CONTROL.search(rid):
+        return f"holds a control character (U+{ord(found.group()):04X})"
+    return None
+
+
+def storable_text(text: str) -> str:
+    """A message or reason as both databases store it and one line shows it: control
+    characters (a NUL from a hostile source, a newline) written as `\\xNN`."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def shown_id(rid: str) -> str:
+    """An ID that cannot be stored, as a message may show it: escaped and cut short."""
+    cut = rid if len(rid) <= 40 else rid[:40] + "..."
+    return storable_text(cut)
+
+
+def reject_unstorable(ds: Dataset) -> None:
+    """Leave out, as failed validation, every record whose key cannot be stored.
+
+    A link is keyed by its pair: either ID holding a control character, or the pair's key
+    longer than MAX_KEY, leaves the link out. The record has no usable ID, so it is named by
+    its escaped ID and counted as no longer sent (as a record sent without an ID).
+    """
+    for entity, records in ds.records.items():
+        # the usual case, every key fine, is found at C speed: one scan of all the keys
+        if max(map(len, records), default=0) <= MAX_KEY and not _CONTROL.search("".join(records)):
+            continue
+        bad = []
+        for rid, record in records.items():
+            if entity == "contact-links":
+                fields = [("student_id", record.student_id), ("contact_id", record.contact_id)]
+                fields.append(("key", rid))
+            else:
+                fields = [("id", rid)]
+            for name, value in fields:
+                if problem := key_problem(value):
+                    bad.append((rid, name, value, problem))
+                    break
+        for rid, name, value, problem in bad:
+            del records[rid]
+            ds.reject(
+                entity,
+                None,
+                f"{entity} record (no usable ID: '{shown_id(value)}'): field {name}: {problem}",
+            )
 
 
 def export_fields(entity: str) -> tuple[str, ...]:
@@ -169,7 +251,14 @@ class Dataset(msgspec.Struct, kw_only=True):
             bucket[rid] = item
 
     def reject(self, entity: str, rid: str | None, reason: str) -> None:
-        """Record a source record that failed validation; its stored copy stays as it was."""
+        """Record a source record that failed validation; its stored copy stays as it was.
+
+        An ID that cannot be a stored key (see key_problem) cannot have a stored copy: the
+        record is kept as one without an ID.
+        """
+        if rid is not None and key_problem(rid):
+            rid = None
+        reason = storable_text(reason)
         self.invalid.append(Invalid(entity=entity, id=rid, reason=reason))
         if rid:
             self.records[entity].pop(rid, None)

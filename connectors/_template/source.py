@@ -64,4 +64,6 @@ def record_id(entity: str, item: msgspec.Raw) -> str | None:
     """A bad record's ID, where it has one: core then keeps its stored copy unchanged."""
     data = msgspec.json.decode(item)
     parts = [data.get(k) if isinstance(data, dict) else None for k in KEYS.get(entity, ("id",))]
-    return ":".join(parts) if all(isinstance(p, str) and p for p in parts) else None
+    if not all(isinstance(p, str) and p for p in parts):
+        return None
+    return schema.link_id(*parts) if len(parts) == 2 else parts[0]

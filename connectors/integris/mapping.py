@@ -47,11 +47,17 @@ def to_dataset(fetched: Fetched) -> Dataset:
     # a combined contact becomes two people: its links go to both, with its relationship
     split: dict[str, list[str]] = {}
     relationship: dict[str, str | None] = {}
+    sent = {c.contact_id.strip() for c in rec.get("contacts", [])}
     for c in rec.get("contacts", []):
         cid, people = c.contact_id.strip(), contacts(c)
+        relationship[cid] = text(c.relationship)
+        # a made-up ID never takes a real one: the MIS's own contact keeps it
+        taken = [p.id for p in people if p.split_from is not None and p.id in sent]
+        if taken:
+            ds.leave_out("contacts", cid, f"split ID {taken[0]} is taken by contact {taken[0]}")
+            continue
         ds.add("contacts", people)
         split[cid] = [p.id for p in people]
-        relationship[cid] = text(c.relationship)
     ds.add("contact-links", contact_links(rec.get("contact-links", []), split, relationship))
     ds.add("teachers", (teacher(s) for s in rec.get("staff", [])))
     ds.add("classes", (klass(c) for c in rec.get("classes", [])))

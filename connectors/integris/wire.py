@@ -13,26 +13,45 @@ from typing import Annotated
 import msgspec
 from msgspec import field
 
+from mis_sync.core.schema import link_id
+
 MAX_TEXT = 1000  # no real name, email or description is longer; a 1 MB string is an error
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | None
-Ids = list[Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]] | None
+# An ID is a string; one sent as a JSON integer (4821) is taken as its decimal text ("4821"),
+# so the record keeps its identity (and its stored copy) instead of failing as "(no ID)".
+Id = str | int
+RefId = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | int | None
+Ids = list[Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | int] | None
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Record(msgspec.Struct, rename="pascal", kw_only=True):
-    """Base: a record's ID fields must be non-blank strings; ID_FIELDS names them."""
+    """Base: a record's ID fields must be non-blank; ID_FIELDS names them, REFS the fields
+    that name other records. Integer IDs become their decimal text here."""
 
     ID_FIELDS: tuple[str, ...] = ()
+    REFS: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in self.ID_FIELDS:
-            if not getattr(self, _attr(name)).strip():
+            attr = _attr(name)
+            value = getattr(self, attr)
+            if type(value) is int:
+                value = str(value)
+                setattr(self, attr, value)
+            if not value.strip():
                 raise ValueError(f"field {name}: blank ID")
+        for attr in self.REFS:
+            value = getattr(self, attr)
+            if type(value) is int:
+                setattr(self, attr, str(value))
+            elif type(value) is list and any(type(v) is int for v in value):
+                setattr(self, attr, [str(v) if type(v) is int else v for v in value])
 
 
 class Student(Record):
     ID_FIELDS = ("StudentID",)
-    student_id: str = field(name="StudentID")
+    student_id: Id = field(name="StudentID")
     known_name: Text = None
     legal_forename: Text = None
     surname: Text = None
@@ -55,7 +74,7 @@ class Student(Record):
 
 class Contact(Record):
     ID_FIELDS = ("ContactID",)
-    contact_id: str = field(name="ContactID")
+    contact_id: Id = field(name="ContactID")
     title: Text = None
     forename: Text = None
     surname: Text = None
@@ -66,15 +85,15 @@ class Contact(Record):
 
 class ContactLink(Record):
     ID_FIELDS = ("StudentID", "ContactID")
-    student_id: str = field(name="StudentID")
-    contact_id: str = field(name="ContactID")
+    student_id: Id = field(name="StudentID")
+    contact_id: Id = field(name="ContactID")
     relationship: Text = None
     parental_responsibility: bool | None = None
 
 
 class Staff(Record):
     ID_FIELDS = ("StaffID",)
-    staff_id: str = field(name="StaffID")
+    staff_id: Id = field(name="StaffID")
     title: Text = None
     forename: Text = None
     surname: Text = None
@@ -83,19 +102,21 @@ class Staff(Record):
 
 class Class(Record):
     ID_FIELDS = ("ClassID",)
-    class_id: str = field(name="ClassID")
+    REFS = ("staff_id1", "staff_id2", "staff_ids", "student_ids")
+    class_id: Id = field(name="ClassID")
     class_code: Text = None
     description: Text = None
     type: Text = None
-    staff_id1: Text = field(name="StaffID1", default=None)
-    staff_id2: Text = field(name="StaffID2", default=None)
+    staff_id1: RefId = field(name="StaffID1", default=None)
+    staff_id2: RefId = field(name="StaffID2", default=None)
     staff_ids: Ids = field(name="StaffIDs", default=None)
     student_ids: Ids = field(name="StudentIDs", default=None)
 
 
 class Group(Record):
     ID_FIELDS = ("GroupID",)
-    group_id: str = field(name="GroupID")
+    REFS = ("student_ids",)
+    group_id: Id = field(name="GroupID")
     description: Text = None
     type: Text = None
     student_ids: Ids = field(name="StudentIDs", default=None)
@@ -143,6 +164,13 @@ def _attr(wire_name: str) -> str:
     }[wire_name]
 
 
+def _id_text(value) -> str | None:
+    """An ID as the record sent it, trimmed; an integer as its decimal text."""
+    if type(value) is int:
+        return str(value)
+    return value.strip() or None if isinstance(value, str) else None
+
+
 def describe_invalid(
     resource: str, raw: bytes, error: msgspec.ValidationError
 ) -> tuple[str | None, str]:
@@ -152,9 +180,9 @@ def describe_invalid(
     try:
         loose = _LOOSE.decode(raw)
         if isinstance(loose, dict):
-            parts = [loose.get(name) for name in cls.ID_FIELDS]
-            if all(isinstance(p, str) and p.strip() for p in parts):
-                rid = ":".join(p.strip() for p in parts)  # a link's key is student:contact
+            parts = [_id_text(loose.get(name)) for name in cls.ID_FIELDS]
+            if all(parts):
+                rid = link_id(*parts) if len(parts) == 2 else parts[0]
     except msgspec.DecodeError:
         pass
     message = str(error)

@@ -18,13 +18,13 @@ from sqlalchemy.engine import URL, make_url
 
 from ..errors import ConfigError, EnvironmentProblem, NothingStored, SafeguardStop
 from ..rules import MERGED
-from ..schema import ENTITIES, Dataset
+from ..schema import ENTITIES, Dataset, storable_text
 from . import duplicates, migrate
 from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
 from .duplicates import Duplicates
 from .lifecycle import Lifecycle, hand_event
-from .lock import school_lock
+from .lock import Held, school_lock
 from .queries import Queries, plan_events
 from .tables import record_row as _is
 
@@ -51,10 +51,15 @@ class Store(Lifecycle, Queries, Duplicates):
         server sees a bounded number of connections whatever the schools do, and a school
         waits (up to POOL_WAIT) for one rather than failing.
         """
+        # school → the run this Store last started for it: after a Ctrl-C, whichever line of
+        # code it landed on, the caller can ask the runs table whether that run was stored
+        self.started: dict[str, int] = {}
         parsed = database_url(url)
         self.where = parsed.render_as_string(hide_password=True)
         backend = parsed.get_backend_name()
-        kwargs = {}
+        # pre-ping: a pooled connection the server closed (a restart, idle_session_timeout)
+        # is replaced, not handed to a run (hidden parameters: see create_engine below)
+        kwargs = {"pool_pre_ping": True}
         if backend == "postgresql" and "connect_timeout" not in parsed.query:
             # a server that never answers is a one-line error after 10 s, not a hang
             kwargs["connect_args"] = {"connect_timeout": 10}
@@ -93,9 +98,11 @@ class Store(Lifecycle, Queries, Duplicates):
     # -- runs -------------------------------------------------------------------------------
 
     @contextmanager
-    def lock(self, school: str, *, wait: bool = False) -> Iterator[None]:
-        with school_lock(self.engine, school, wait=wait, busy=lambda: self._busy(school)):
-            yield
+    def lock(self, school: str, *, wait: bool = False) -> Iterator[Held]:
+        """Hold the school's lock; pass what it yields to `apply`, which checks it is still
+        held just before it commits."""
+        with school_lock(self.engine, school, wait=wait, busy=lambda: self._busy(school)) as held:
+            yield held
 
     def _busy(self, school: str) -> str:
         with self.engine.connect() as conn:
@@ -119,7 +126,7 @@ class Store(Lifecycle, Queries, Duplicates):
                 .where(t.runs.c.school == school, t.runs.c.status == "running")
                 .values(status="failed", finished=t.stamp(), message="interrupted: the run died")
             )
-            return conn.execute(
+            run = conn.execute(
                 t.runs.insert().values(
                     school=school,
                     connector=connector,
@@ -128,6 +135,8 @@ class Store(Lifecycle, Queries, Duplicates):
                     origin=origin,
                 )
             ).inserted_primary_key[0]
+        self.started[school] = run
+        return run
 
     def refused_run(self, school: str, connector: str, origin: str, message: str) -> int:
         """A run refused because another holds the school: listed as failed, with the message
@@ -146,13 +155,20 @@ class Store(Lifecycle, Queries, Duplicates):
                 )
             ).inserted_primary_key[0]
 
-    def fail_run(self, run: int, status: str, message: str) -> None:
+    def fail_run(self, run: int, status: str, message: str) -> str:
+        """Mark a run failed or stopped, unless it committed; return its status now.
+
+        A run whose commit went through is `ok` for good: an error or a Ctrl-C that lands
+        after the commit must not rewrite it (its changes would hide from `changes`). A run
+        that a later run already marked failed (it lost its lock) gets its own message.
+        """
         with self.engine.begin() as conn:
             conn.execute(
                 update(t.runs)
-                .where(t.runs.c.run == run)
-                .values(status=status, finished=t.stamp(), message=message)
+                .where(t.runs.c.run == run, t.runs.c.status.in_(("running", "failed")))
+                .values(status=status, finished=t.stamp(), message=storable_text(message))
             )
+            return conn.execute(select(t.runs.c.status).where(t.runs.c.run == run)).scalar()
 
     def apply(
         self,
@@ -163,10 +179,17 @@ class Store(Lifecycle, Queries, Duplicates):
         local: dict[str, set[str]],
         threshold: float,
         allow_mass_delete: bool = False,
+        held: Held | None = None,
     ) -> dict:
-        """Diff and write one run in one transaction; with run=None, diff only (dry run)."""
+        """Diff and write one run in one transaction; with run=None, diff only (dry run).
+
+        :param held: the school's lock (`lock`): the transaction waits for any other writer
+            of the school first, and commits only if the lock is still held at the end.
+        """
         fields = stored_fields(local)
         with self.engine.begin() as conn:
+            if held is not None and run is not None:
+                held.enter(conn)
             plan = classify(
                 dataset,
                 self._stored(conn, school),
@@ -215,7 +238,20 @@ class Store(Lifecycle, Queries, Duplicates):
                     ),
                 )
             )
+            if held is not None:
+                held.check(conn)  # the last statement before the commit
         return summary
+
+    def result(self, run: int) -> dict:
+        """A finished run's `run --json` object: its `runs` row and what its summary holds."""
+        with self.engine.connect() as conn:
+            saved = conn.execute(select(t.runs.c.summary).where(t.runs.c.run == run)).scalar()
+        kept = json.loads(saved) if saved else {}
+        return {
+            **self.run(run),
+            "left_out_by_reason": kept.get("left_out_by_reason", {}),
+            "near_duplicates": kept.get("near_duplicates", []),
+        }
 
     def _put_source_state(self, conn: Connection, run: int, school: str, data: bytes) -> None:
         """In the run's own transaction: a delta stored without its records, or records

@@ -2,7 +2,7 @@
 from left-out records in `runs`, and the SQL views that are the store's stable read interface.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from mis_sync.core.store import views
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 
 
 def upgrade() -> None:

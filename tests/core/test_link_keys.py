@@ -1,0 +1,86 @@
+"""Contact-link keys cannot be ambiguous when IDs hold `:` (or `%`), and migration 0004 moves
+stored links to the new keys. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import create_engine, select, text
+
+from mis_sync.core.schema import link_id, link_pair
+from mis_sync.core.store import Store, migrate
+from mis_sync.core.store import tables as t
+
+from .builders import klass, link, school, student
+from .test_tracking import Source, sync
+
+
+def with_colons():
+    """Student `a:b` with contact `c`, and student `a` with contact `b:c`: two links."""
+    ds = school()
+    ds.add("students", [student("a:b"), student("a"), student("50%")])
+    ds.records["classes"]["MA7"] = klass("MA7", ["S1", "S2", "a:b", "a", "50%"], ["T2"])
+    ds.add("contacts", [_contact("c"), _contact("b:c"), _contact("%3A")])
+    ds.add("contact-links", [link("a:b", "c"), link("a", "b:c"), link("50%", "%3A")])
+    return ds
+
+
+def _contact(cid):
+    from .builders import contact
+
+    return contact(cid, forename=f"F{cid}")
+
+
+def test_links_whose_ids_hold_colons_are_stored_apart(store):
+    result = sync(store, Source(with_colons))
+    assert result["status"] == "ok" and result["left_out"] == 0
+    pairs = [(lk["student_id"], lk["contact_id"]) for lk in store.export("s1", "contact-links", {})]
+    assert ("a:b", "c") in pairs and ("a", "b:c") in pairs and ("50%", "%3A") in pairs
+    assert len(pairs) == 5
+    assert store.explain("s1", "contact-links", "a%3Ab:c")["kept"] is True
+    assert store.explain("s1", "contact-links", "a:b%3Ac")["kept"] is True
+    assert sync(store, Source(with_colons))["updated"] == 0
+
+
+def test_link_keys_read_back_into_their_pair():
+    for pair in [("a:b", "c"), ("a", "b:c"), ("%3A", "%25:"), ("4821", "9001")]:
+        assert link_pair(link_id(*pair)) == pair
+    assert link_id("4821", "9001") == "4821:9001"  # plain IDs read as they always did
+    assert link_pair("a:b:c") is None
+
+
+def test_migration_0004_rekeys_stored_links_from_their_pair(db_url):
+    engine = create_engine(db_url)
+    migrate.upgrade(engine, "0003")
+    rows = [  # as 0003 keyed them: the first is ambiguous, the second plain
+        ("a:b:c", {"student_id": "a:b", "contact_id": "c"}),
+        ("4821:9001", {"student_id": "4821", "contact_id": "9001"}),
+        ("50%:x", {"student_id": "50%", "contact_id": "x"}),
+    ]
+    with engine.begin() as conn:
+        for rid, pair in rows:
+            conn.execute(
+                t.records.insert().values(
+                    school="oak",
+                    entity="contact-links",
+                    id=rid,
+                    data=json.dumps(pair),
+                    hash="h",
+                    deleted=False,
+                    run=1,
+                )
+            )
+        conn.execute(
+            t.left_out.insert().values(
+                school="oak", entity="contact-links", id="a:b:c", reasons="[]"
+            )
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(select(t.records.c.id)).scalars())
+        left = conn.execute(text("SELECT count(*) FROM left_out")).scalar()
+    assert ids == ["4821:9001", "50%25:x", "a%3Ab:c"]
+    assert left == 0
+    engine.dispose()
+    store = Store(db_url)  # the store opens at HEAD
+    store.close()
