@@ -101,10 +101,12 @@ def run_school(
                 refuse_other_connector(store, school)
                 run = None if dry_run else store.start_run(school.key, school.connector, origin)
             except (db_errors.TimeoutError, db_errors.OperationalError) as exc:
-                # before the run has a row of its own: the caller records one (run_schools)
+                # before the run has a row of its own: the caller records one (run_schools);
+                # a known set-up fault (a locked database, a full disk) says what to do
+                known = from_environment(exc, store.where)
                 raise StoreUnavailable(
                     f"school {school.key!r}: no database connection for the run"
-                    f" ({type(exc).__name__}); nothing was stored"
+                    f" ({known or type(exc).__name__}); nothing was stored"
                 ) from None
             try:
                 summary = _sync(
