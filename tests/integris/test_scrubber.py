@@ -16,9 +16,9 @@ from mis_sync.core import cassettes, pipeline
 from mis_sync.core.config import Config
 from mis_sync.core.store import Store
 
-from .support import CLIENT_ID, SECRET, SMALL, fake, options
+from .support import CLIENT_ID, SECRET, SMALL, fake, options, small
 
-REPLAY_URL = f"http://127.0.0.1:{cassettes.REPLAY_PORT}/api"
+REPLAY_URL = cassettes.REPLAY_URL
 PERSONAL = sorted(
     {
         record[field].strip()
@@ -99,3 +99,43 @@ def test_the_scrubbed_cassette_replays_to_the_same_school(recorded, tmp_path, mo
     assert ids == {e: [r["id"] for r in records] for e, records in stored.items()}
     assert [c["split_from"] for c in replayed["contacts"]] == ["9001", "9001", None]
     assert replayed["classes"] == stored["classes"]
+
+
+def test_only_the_content_type_header_and_no_host_is_written(recorded):
+    interactions = yaml.safe_load(recorded[1])["interactions"]
+    assert {h for i in interactions for h in i["response"]["headers"]} == {"content-type"}
+    assert not [i for i in interactions if "host" in i["request"]["headers"]]
+
+
+def test_a_real_recording_keeps_only_what_the_connector_reads(tmp_path, monkeypatch):
+    """`record_cassettes --real`, with the fake on loopback standing in for a real Datashare
+    that sends fields the connector never reads (a middle name, an address)."""
+    from .record_cassettes import main
+
+    data = small()
+    data["students"][0].update(MiddleName="Quillon", HomeAddress="1 Example Row")
+    monkeypatch.setenv("TEST_DATASHARE_SECRET", SECRET)
+    with serve(fake(data)) as base_url:
+        args = ["--real", "school", "--base-url", base_url, "--school-id", "1001"]
+        args += ["--client-id", CLIENT_ID, "--secret-env", "TEST_DATASHARE_SECRET"]
+        main([*args, "--dir", str(tmp_path)])
+    text = (tmp_path / "school.yaml").read_text()
+    assert "Quillon" not in text and "Example Row" not in text
+    assert "MiddleName" not in text and "HomeAddress" not in text
+    assert base_url not in text
+    assert f"uri: {cassettes.REPLAY_URL}/v1/schools/1001/students?limit=500" in text
+    with cassettes.vcr(str(tmp_path)).use_cassette("school.yaml") as cassette:
+        replayed = run(f"sqlite:///{tmp_path / 'c.db'}", REPLAY_URL)
+    assert cassette.all_played
+    assert [s["id"] for s in replayed["students"]] == ["4821", "4822"]
+
+
+def test_a_real_datashares_address_is_written_as_the_replay_address():
+    from vcr.request import Request
+
+    base = "https://datashare.example.org/api/"
+    rewrite = cassettes.vcr_config(base_url=base)["before_record_request"]
+    seen = rewrite(Request("GET", base + "v1/schools/77/staff?limit=500", b"", {}))
+    assert seen.uri == f"{cassettes.REPLAY_URL}/v1/schools/77/staff?limit=500"
+    other = rewrite(Request("GET", "https://elsewhere.example.org/api/x", b"", {}))
+    assert other.uri == "https://elsewhere.example.org/api/x"
