@@ -115,3 +115,37 @@ def test_an_empty_school_is_counted_per_entity_against_what_is_stored(store):
     sync(store, Source(school))
     result = sync(store, Source(Dataset), allow_mass_delete=False, options={})
     assert (result["deleted"], result["inserted"]) == (12, 0)
+
+
+def test_a_run_with_an_insert_and_a_restore_counts_both_as_inserted(store):
+    sync(store, Source(with_pupil("S8")))
+    sync(store, Source(school))  # S8 deleted
+
+    def s8_back_and_s9_new():
+        ds = with_pupil("S8")()
+        ds.add("students", [student("S9")])
+        reg = ds.records["classes"]["REG7"]
+        ds.records["classes"]["REG7"] = replace(reg, student_ids=[*reg.student_ids, "S9"])
+        return ds
+
+    result = sync(store, Source(s8_back_and_s9_new))
+    assert result["inserted"] == 2
+    ops = events(store, result["run"])
+    assert (ops[("students", "S8")]["op"], ops[("students", "S9")]["op"]) == ("restore", "insert")
+
+
+def test_what_only_the_rules_read_and_what_the_school_owns_are_not_stored_content(store):
+    """A class's source type serves the rules; a teacher's room is the school's: neither is
+    in an event, and a change of the source type alone is no change."""
+    first = sync(store, Source(school))
+    inserted = events(store, first["run"])
+    assert "source_type" not in inserted[("classes", "MA7")]["changes"]
+    assert "room" not in inserted[("teachers", "T1")]["changes"]
+
+    def renamed_type():
+        ds = school()
+        ds.records["classes"]["MA7"] = replace(ds.records["classes"]["MA7"], source_type="Set")
+        return ds
+
+    again = sync(store, Source(renamed_type))
+    assert (again["inserted"], again["updated"], again["deleted"]) == (0, 0, 0)

@@ -5,6 +5,8 @@ near-duplicate pair."""
 
 from __future__ import annotations
 
+from msgspec.structs import replace
+
 from mis_sync.core.rules import apply_eligibility, merge_duplicate_contacts
 from mis_sync.core.schema import ClassTeacher, Group
 
@@ -241,3 +243,37 @@ def test_contacts_merge_only_when_title_forename_surname_and_email_all_match():
         "C74",
     ]
     assert reasons(ds, "contacts", "C75") == ["duplicate contact", "merged into contact C70"]
+
+
+def test_same_names_are_reported_whichever_email_sorts_first():
+    ds = school()
+    ds.add(
+        "contacts",
+        [
+            contact("C80", forename="Uma", surname="Rees", email="z.rees@example.org"),
+            contact("C81", forename="Uma", surname="Rees", email="a.rees@example.org"),
+        ],
+    )
+    ds.add("contact-links", [link("S1", "C80"), link("S2", "C81")])
+    run_rules(ds)
+    assert ds.near_duplicates == [("C80", "C81", "same names")]
+
+
+def test_a_plain_teacher_listed_first_does_not_take_main_from_the_ranked_ones():
+    ds = school()
+    ds.add("teachers", [teacher("T3")])
+    reg = ds.records["classes"]["REG7"]
+    ds.records["classes"]["REG7"] = replace(
+        reg,
+        teachers=[
+            ClassTeacher(teacher_id="T1", role="teacher"),
+            ClassTeacher(teacher_id="T3", role="supervisor"),
+            ClassTeacher(teacher_id="T2", role="main"),
+        ],
+    )
+    run_rules(ds)
+    assert ds.records["classes"]["REG7"].teachers == [
+        ClassTeacher(teacher_id="T1", role="teacher"),
+        ClassTeacher(teacher_id="T2", role="supervisor"),
+        ClassTeacher(teacher_id="T3", role="main"),
+    ]
