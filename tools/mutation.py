@@ -56,7 +56,7 @@ CONFIG = """\
 module-path = "{module}"
 timeout = {timeout}
 excluded-modules = []
-test-command = "{python} -m pytest -x -q -p pytest_timeout --timeout 30 -k 'not postgresql' {tests}"
+test-command = "{test_command}"
 
 [cosmic-ray.distributor]
 name = "local"
@@ -64,6 +64,7 @@ name = "local"
 [cosmic-ray.filters.operators-filter]
 exclude-operators = {exclude}
 """
+CONFIG_TEST = "{python} -m pytest -x -q -p pytest_timeout --timeout 30 -k 'not postgresql' {tests}"
 # cosmic-ray swaps each binary operator for all ten others and each comparison for six: most
 # are the same test twice (a set `-` made `*`, `/`, `//`, `%`, `**`, `<<`, `>>` or `^` is one
 # TypeError). Kept: the swaps to `+`, `-`, `|`, `&` and between the comparisons; skipped: the
@@ -73,6 +74,11 @@ EXCLUDE = [
     r"core/ReplaceBinaryOperator_\w+_(Mul|Div|FloorDiv|Mod|Pow|RShift|LShift|BitXor)$",
     r"core/ReplaceComparisonOperator_(Eq|NotEq|Lt|LtE|Gt|GtE)_(Is|IsNot)$",
 ]
+
+
+def session_name(module: str) -> str:
+    """core/store/diff.py → core_store_diff: the name of its config and session files."""
+    return module.replace("/", "_").removesuffix(".py")
 
 
 def copy_checkout(dest: Path) -> None:
@@ -96,14 +102,12 @@ def copy_checkout(dest: Path) -> None:
 
 def run_module(work: Path, module: str, env: dict) -> dict:
     tests = [t for t in MODULES[module] if (work / t).exists()]
-    name = module.replace("/", "_").removesuffix(".py")
-    config, session = work / f"{name}.toml", work / f"{name}.sqlite"
+    config, session = (work / f"{session_name(module)}.{ext}" for ext in ("toml", "sqlite"))
     config.write_text(
         CONFIG.format(
             module=module,
             timeout=TIMEOUT,
-            python=BIN / "python",
-            tests=" ".join(tests),
+            test_command=CONFIG_TEST.format(python=BIN / "python", tests=" ".join(tests)),
             exclude="[" + ", ".join(f"'{e}'" for e in EXCLUDE) + "]",
         )
     )
@@ -145,12 +149,43 @@ def summarise(result: dict) -> tuple[dict, list[str]]:
     return row | {"score": score}, survivors
 
 
+def retest(work: Path, kept: Path, modules: list[str], env: dict) -> None:
+    """Run each survivor of earlier sessions again against the tests as they are now (in a
+    fresh copy at `work`), and record its new outcome in its session: after adding tests for
+    survivors, this is minutes instead of a whole run."""
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome
+
+    os.environ.update(env)  # the test command inherits the copy's PYTHONPATH
+    os.chdir(work)
+    for module in modules:
+        session = kept / f"{session_name(module)}.sqlite"
+        tests = [t for t in MODULES[module] if (work / t).exists()]
+        command = CONFIG_TEST.format(python=BIN / "python", tests=" ".join(tests))
+        with use_db(str(session), WorkDB.Mode.open) as db:
+            survivors = [
+                item
+                for item, res in db.completed_work_items
+                if res.test_outcome == TestOutcome.SURVIVED
+            ]
+            for item in survivors:
+                db.set_result(item.job_id, mutate_and_test(item.mutations, command, TIMEOUT))
+        print(f"{module}: {len(survivors)} survivors tested again")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/mutation.py")
     parser.add_argument("modules", nargs="*", choices=[[], *MODULES], default=[])
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it afterwards")
+    parser.add_argument(
+        "--retest", metavar="DIR", help="test the survivors of the sessions kept in DIR again"
+    )
     args = parser.parse_args(argv)
     modules = args.modules or list(MODULES)
+    if args.retest:
+        kept = Path(args.retest).resolve()
+        modules = [m for m in modules if (kept / f"{session_name(m)}.sqlite").exists()]
     work = Path(args.keep or tempfile.mkdtemp(prefix="mis-sync-mutation-"))
     if args.keep and work.exists() and any(work.iterdir()):
         parser.error(f"--keep {work}: not empty (it would mix two sessions)")
@@ -164,8 +199,15 @@ def main(argv: list[str] | None = None) -> int:
             PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
         )
         rows, report = [], []
+        if args.retest:
+            retest(work, kept, modules, env)
         for module in modules:
-            row, survivors = summarise(run_module(work, module, env))
+            if args.retest:
+                session = kept / f"{session_name(module)}.sqlite"
+                result = {"module": module, "session": session, "seconds": 0.0}
+            else:
+                result = run_module(work, module, env)
+            row, survivors = summarise(result)
             rows.append(row)
             report += [f"--- survivor in {s}" for s in survivors]
         print("\n".join(report))

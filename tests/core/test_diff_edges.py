@@ -149,3 +149,25 @@ def test_what_only_the_rules_read_and_what_the_school_owns_are_not_stored_conten
 
     again = sync(store, Source(renamed_type))
     assert (again["inserted"], again["updated"], again["deleted"]) == (0, 0, 0)
+
+
+def test_deletes_after_a_kept_copy_still_happen(store):
+    """A bad record's stored copy is skipped among the deletes; the deletes after it are not."""
+    sync(store, Source(school))
+
+    def s1_bad_and_t1_gone():
+        ds = school()
+        ds.reject("students", "S1", "students record S1: field surname: not a string")
+        ds.records["teachers"].pop("T1")
+        ma = ds.records["classes"]["MA7"]
+        ds.records["classes"]["REG7"] = klass(
+            "REG7", ["S2", "S3"], ["T2"], kind="registration", source_type="Registration"
+        )
+        ds.records["classes"]["MA7"] = replace(ma, student_ids=["S2"])
+        return ds
+
+    result = sync(store, Source(s1_bad_and_t1_gone))
+    ops = events(store, result["run"])
+    assert ("students", "S1") not in ops
+    assert ops[("teachers", "T1")]["op"] == "delete"
+    assert "S1" in {s["id"] for s in store.export("s1", "students", {})}
