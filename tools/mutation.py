@@ -43,7 +43,7 @@ MODULES = {
         "tests/core/test_tracking.py",
         "tests/integris/test_kept_copy.py",
     ],
-    "core/local.py": ["tests/core/test_tracking.py"],
+    "core/local.py": ["tests/core/test_local_fields.py", "tests/core/test_tracking.py"],
     "connectors/integris/mapping.py": [
         "tests/integris/test_mapping.py",
         "tests/integris/test_class_and_group_text.py",
