@@ -11,6 +11,7 @@ from mis_sync.core.rules import apply_eligibility, merge_duplicate_contacts
 from mis_sync.core.schema import ClassTeacher, Group
 
 from .builders import contact, klass, link, school, student, teacher
+from .test_tracking import Source, sync
 
 
 def run_rules(ds, **options):
@@ -277,3 +278,56 @@ def test_a_plain_teacher_listed_first_does_not_take_main_from_the_ranked_ones():
         ClassTeacher(teacher_id="T2", role="supervisor"),
         ClassTeacher(teacher_id="T3", role="main"),
     ]
+
+
+def test_a_class_of_a_type_that_does_not_qualify_says_so_even_when_empty():
+    ds = school()
+    ds.add("classes", [klass("CLUB", [], [], kind=None, source_type="Club")])
+    ds.add("classes", [klass("CLUB2", ["GONE"], ["T1"], kind=None, source_type="Club")])
+    run_rules(ds)
+    assert reasons(ds, "classes", "CLUB") == ['type "Club" does not qualify']
+    assert reasons(ds, "classes", "CLUB2") == ['type "Club" does not qualify']
+
+
+def test_half_of_a_combined_contact_and_a_plain_contact_with_its_email_are_a_near_match():
+    ds = school()
+    ds.add(
+        "contacts",
+        [
+            contact("P1-1", title="Mr", forename="Jo", email="pair@example.org", split_from="P1"),
+            contact("Q5", title="Ms", forename="Di", email="pair@example.org"),
+        ],
+    )
+    ds.add("contact-links", [link("S1", "P1-1"), link("S2", "Q5")])
+    run_rules(ds)
+    assert ds.near_duplicates == [("P1-1", "Q5", "same email")]
+
+
+def test_a_class_reason_names_a_teachers_first_blank_name():
+    ds = school()
+    ds.add("teachers", [teacher("T9", title="", surname=" ")])
+    ds.add("classes", [klass("ART", ["S1"], ["T9"])])
+    run_rules(ds)
+    assert reasons(ds, "teachers", "T9") == ["title is blank", "surname is blank"]
+    assert reasons(ds, "classes", "ART") == [
+        "no kept teacher",
+        "teacher T9 left out: title is blank",
+    ]
+
+
+def test_a_run_applies_cores_merge_and_filter_as_plugins(store):
+    """The rules reach a run only as hook implementations registered by core."""
+
+    def dataset():
+        ds = school()
+        ds.add("classes", [klass("CLUB", ["S1"], ["T1"], kind=None, source_type="Club")])
+        ds.add("contacts", [contact("C9", surname="CC1", email="cc1@example.org")])
+        ds.add("contact-links", [link("S3", "C9")])
+        return ds
+
+    result = sync(store, Source(dataset))
+    assert result["left_out_by_reason"] == {
+        'classes: type "Club" does not qualify': 1,
+        "contact-links: duplicate contact": 1,
+        "contacts: duplicate contact": 1,
+    }
