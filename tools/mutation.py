@@ -46,7 +46,9 @@ MODULES = {
     "core/local.py": ["tests/core/test_local_fields.py", "tests/core/test_tracking.py"],
     "connectors/integris/mapping.py": [
         "tests/integris/test_mapping.py",
+        "tests/integris/test_mapping_edges.py",
         "tests/integris/test_class_and_group_text.py",
+        "tests/integris/test_bad_records.py",
     ],
     "connectors/oneroster/mapping.py": ["tests/oneroster/test_mapping.py"],
 }
