@@ -231,7 +231,10 @@ def _ranked(teachers: list[ClassTeacher]) -> list[ClassTeacher]:
     Plain `teacher`s keep their role even beside ranked ones: a OneRoster scheduled class has
     one primary teacher (main) and co-teachers, who are not that class's supervisors.
     """
-    unique = list({t.teacher_id: t for t in reversed(teachers)}.values())[::-1]
+    first: dict[str, ClassTeacher] = {}
+    for t in teachers:
+        first.setdefault(t.teacher_id, t)  # a teacher listed twice keeps their first place
+    unique = list(first.values())
     ranked = [t.teacher_id for t in unique if t.role != "teacher"]
     unique = [
         ClassTeacher(

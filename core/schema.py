@@ -267,6 +267,13 @@ class Dataset(msgspec.Struct, kw_only=True):
             )
 
     def leave_out(self, entity: str, rid: str, *reasons: str) -> None:
-        """Move a record from kept to left out (a plugin filter calls this too)."""
+        """Move a record from kept to left out (a plugin filter calls this too).
+
+        A record that failed validation keeps that as its reason: its stored copy stood in
+        for it (pipeline.keep_last_good), so what the rules say of the copy comes after.
+        """
         self.records[entity].pop(rid, None)
+        earlier = self.left_out[entity].get(rid)
+        if earlier is not None and any(i.id == rid and i.entity == entity for i in self.invalid):
+            reasons = (*earlier.reasons, f"stored copy left out too: {reasons[0]}")
         self.left_out[entity][rid] = LeftOut(entity=entity, id=rid, reasons=list(reasons))

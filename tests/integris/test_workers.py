@@ -104,6 +104,9 @@ def dispatch(config: Path):
     return result
 
 
+# a worker process starting on a busy machine (two suites at once) takes most of a minute;
+# the wait's own deadline stays under the test's, so a failure prints the worker's log
+@pytest.mark.timeout(150)
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_dispatched_schools_are_synced_by_a_worker(tmp_path, pg_url, broker):
     reset_postgres(pg_url)
@@ -112,7 +115,7 @@ def test_dispatched_schools_are_synced_by_a_worker(tmp_path, pg_url, broker):
         try:
             assert "school2: queued as task" in dispatch(config).stdout
             store = Store(pg_url)
-            ok = wait_until_synced(store, ["school0", "school1", "school2"], tmp_path)
+            ok = wait_until_synced(store, ["school0", "school1", "school2"], tmp_path, timeout=120)
             store.close()
         finally:
             stop(worker)
