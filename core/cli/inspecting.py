@@ -144,6 +144,13 @@ def _export_parents(rows: list[dict], fmt: str) -> None:
     """JSON keeps the pupils as a list; CSV, read by people in a spreadsheet, in words."""
     if fmt == "json":
         return print_json(rows)
+    from ..store.queries import PARENT_FIELDS
+
+    write_csv([*PARENT_FIELDS, "pupils"], parents_csv_rows(rows))
+
+
+def parents_csv_rows(rows: list[dict]) -> list[dict]:
+    """Export Parents rows for a spreadsheet: the pupils in words (the dashboard's CSV too)."""
 
     def pupil(p: dict) -> str:
         about = [p["relationship"] or "relationship not set"]
@@ -151,9 +158,4 @@ def _export_parents(rows: list[dict], fmt: str) -> None:
             about.append("parental responsibility")
         return f"{p['student_id']} ({', '.join(about)})"
 
-    from ..store.queries import PARENT_FIELDS
-
-    write_csv(
-        [*PARENT_FIELDS, "pupils"],
-        [{**r, "pupils": "; ".join(pupil(p) for p in r["pupils"])} for r in rows],
-    )
+    return [{**r, "pupils": "; ".join(pupil(p) for p in r["pupils"])} for r in rows]

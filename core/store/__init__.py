@@ -24,6 +24,7 @@ from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
 from .duplicates import Duplicates
 from .lock import school_lock
+from .overview import Overview
 from .queries import Queries, plan_events
 from .tables import record_row as _is
 
@@ -34,7 +35,7 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Store(Queries, Duplicates):
+class Store(Queries, Duplicates, Overview):
     """The writes of a run (and of local fields); what people look at is in queries.py."""
 
     def __init__(self, url: str) -> None:
@@ -159,7 +160,11 @@ class Store(Queries, Duplicates):
                     overridden=bool(over),
                     message=message,
                     summary=json.dumps(
-                        {k: summary[k] for k in ("left_out_by_reason", "near_duplicates")}
+                        {
+                            **{k: summary[k] for k in ("left_out_by_reason", "near_duplicates")},
+                            # kept per entity, for the dashboard's charts (store/overview.py)
+                            "kept": {e: len(r) for e, r in dataset.records.items()},
+                        }
                     ),
                 )
             )
