@@ -41,9 +41,14 @@ def _fmt_changes(op: str, changes: dict) -> str:
 
 
 def render(request: Request, name: str, user: User | None, status: int = 200, **context):
-    """A page with a fresh CSRF token for its forms (the cookie half set on the response)."""
+    """A page whose forms carry the session's CSRF token (the cookie half set on the response).
+
+    One token per session, kept in the signed session cookie, so two open tabs both work;
+    logging in starts a new session and so a new token.
+    """
     csrf = CsrfProtect()
-    token, signed = csrf.generate_csrf_tokens()
+    token, signed = request.session.get("csrf") or csrf.generate_csrf_tokens()
+    request.session["csrf"] = [token, signed]
     response = templates.TemplateResponse(
         request, name, {"user": user, "csrf_token": token, **context}, status_code=status
     )

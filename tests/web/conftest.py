@@ -6,17 +6,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from mis_sync.core.config import load_config
 from mis_sync.core.store import Store
 from mis_sync.core.web import create_app
-from mis_sync.core.web.auth import EDITOR, VIEWER, User, hash_password
+from mis_sync.core.web.auth import EDITOR, VIEWER, User
 
 from ..core.conftest import school  # noqa: F401 - the tiny school behind the CLI
 
 PASSWORD = "correct horse battery"  # made up for the tests; never a default of the app
-_HASH = hash_password(PASSWORD)
+# cheap argon2 parameters keep logins fast in tests; verify reads them from the hash itself
+_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 USERS = {
     "op": User("op", EDITOR, None, _HASH),
     "viewer": User("viewer", VIEWER, None, _HASH),
