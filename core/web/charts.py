@@ -18,6 +18,8 @@ def sparkline(values: list[int], width: int = 120, height: int = 24, label: str 
     """A line over the values (oldest first), with the last value as its title."""
     if not values:
         return Markup("")
+    runs = len(values)
+    values = values * 2 if runs == 1 else values  # one run: a flat line, not nothing
     low, high = min(values), max(values)
     span = (high - low) or 1
     step = width / max(len(values) - 1, 1)
@@ -25,7 +27,7 @@ def sparkline(values: list[int], width: int = 120, height: int = 24, label: str 
         f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
         for i, v in enumerate(values)
     )
-    title = escape(f"{label}: {values[-1]} now ({low} to {high} over {len(values)} runs)")
+    title = escape(f"{label}: {values[-1]} now ({low} to {high} over {runs} runs)")
     return Markup(
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
         f' role="img" aria-label="{title}"><title>{title}</title>'
@@ -44,7 +46,7 @@ def runs_chart(runs: list[dict], width: int = 640, height: int = 160) -> Markup:
     kept = [sum(r.get("kept", {}).values()) for r in runs]
     kept_top = max(max(kept), 1)
     slot = width / len(runs)
-    bar = max(slot * 0.7, 1)
+    bar = min(max(slot * 0.7, 1), 40)
     parts = []
     for i, r in enumerate(runs):
         y = height
