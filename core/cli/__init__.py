@@ -149,11 +149,5 @@ class NoConnector:
 
 
 # the commands register themselves on `main` as their modules are imported
-from . import (  # noqa: E402, F401
-    admin,
-    editing,
-    inspecting,
-    running,
-    web,  # noqa: E402, F401  (mis-sync serve: the dashboard, extra `web`)
-    worklist,
-)
+from . import admin, editing, inspecting, running, worklist  # noqa: E402, F401
+from .web import serve  # noqa: E402, F401  (the dashboard, extra `web`)
