@@ -13,7 +13,7 @@ import re
 import stat
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -40,11 +40,24 @@ class CoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     retention_days: Annotated[int, msgspec.Meta(ge=1)] = 400
 
 
+class WebUser(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One dashboard user (`[web.users.NAME]`, docs/dashboard.md): never a plain password."""
+
+    password_hash: str  # argon2, from `mis-sync serve --hash-password`
+    role: Literal["viewer", "editor"] = "viewer"
+    schools: list[str] | None = None  # only these schools; None for every school
+
+
+class WebConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    users: dict[str, WebUser] = {}
+
+
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     database: str = DEFAULT_DATABASE
     broker: str | None = None  # Celery broker URL, for `mis-sync worker` and `dispatch`
     queue: str = "mis-sync"  # Celery queue: one per environment sharing a broker
     schools: dict[str, dict[str, Any]] = {}
+    web: WebConfig = msgspec.field(default_factory=WebConfig)  # `mis-sync serve`
     path: str | None = None  # where it was read from, for messages; not a config key
 
 

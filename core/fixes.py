@@ -201,3 +201,21 @@ def worklist(
             }
         )
     return {"school": school, "run": listing["run"], "records": records}
+
+
+class _NoConnector:
+    """Stands in for a connector that is not installed: core's and plugins' hooks only."""
+
+
+def school_plugins(config, store, school: str):
+    """The plugin manager that words a school's fix texts (and says its local fields): its
+    connector's, from the config or its latest run; core's wording when it is not installed.
+    Used by `mis-sync left-out` and the dashboard alike."""
+    from .errors import ConfigError
+    from .plugins import manager
+
+    connector = config.schools.get(school, {}).get("connector") or store.stored_connector(school)
+    try:
+        return manager(connector if isinstance(connector, str) else _NoConnector())
+    except ConfigError:
+        return manager(_NoConnector())

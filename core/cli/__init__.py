@@ -307,3 +307,4 @@ class NoConnector:
 
 # the commands register themselves on `main` as their modules are imported
 from . import admin, editing, inspecting, lifecycle, running, worklist  # noqa: E402, F401
+from .web import serve  # noqa: E402, F401  (the dashboard, extra `web`)

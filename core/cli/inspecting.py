@@ -166,6 +166,11 @@ def _parents(rows: list[dict], fmt: str) -> tuple[list[dict], list[str]]:
     columns = [*PARENT_FIELDS, "pupils"]
     if fmt == "json":
         return rows, columns
+    return parents_csv_rows(rows), columns
+
+
+def parents_csv_rows(rows: list[dict]) -> list[dict]:
+    """Export Parents rows for a spreadsheet: the pupils in words (the dashboard's CSV too)."""
 
     def pupil(p: dict) -> str:
         about = [p["relationship"] or "relationship not set"]
@@ -173,4 +178,4 @@ def _parents(rows: list[dict], fmt: str) -> tuple[list[dict], list[str]]:
             about.append("parental responsibility")
         return f"{p['student_id']} ({', '.join(about)})"
 
-    return [{**r, "pupils": "; ".join(pupil(p) for p in r["pupils"])} for r in rows], columns
+    return [{**r, "pupils": "; ".join(pupil(p) for p in r["pupils"])} for r in rows]

@@ -10,22 +10,10 @@ from datetime import UTC, datetime
 
 import click
 
-from . import ENTITY, Context, NoConnector, command, group, main
+from . import ENTITY, Context, command, group, main
 from .output import fmt_of, listing_options, output_to, print_json, table, write_csv
 
 WORKLIST_COLUMNS = ["entity", "id", "reason", "because", "fix"]
-
-
-def _plugins(ctx: Context, store, key: str):
-    """The school's connector words the fix texts; core's wording when it is not installed."""
-    from ..errors import ConfigError
-    from ..plugins import manager
-
-    connector = ctx.config.schools.get(key, {}).get("connector") or store.stored_connector(key)
-    try:
-        return manager(connector if isinstance(connector, str) else NoConnector())
-    except ConfigError:
-        return manager(NoConnector())
 
 
 @command(name="left-out")
@@ -39,11 +27,13 @@ def _plugins(ctx: Context, store, key: str):
 @listing_options
 def left_out(ctx: Context, entity, school, reason, rid, output, fmt):
     """The worklist: what the latest run left out, by reason, with what to fix."""
-    from ..fixes import worklist
+    from ..fixes import school_plugins, worklist
 
     store = ctx.reader()
     key = ctx.school_key(school, store)
-    found = worklist(store, _plugins(ctx, store, key), key, entity=entity, reason=reason, rid=rid)
+    found = worklist(
+        store, school_plugins(ctx.config, store, key), key, entity=entity, reason=reason, rid=rid
+    )
     with output_to(output):
         _print_worklist(key, found, fmt_of(ctx, fmt))
 

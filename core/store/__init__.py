@@ -25,6 +25,7 @@ from .diff import Plan, classify, field_changes, mark_restores, stored_fields
 from .duplicates import Duplicates
 from .lifecycle import Lifecycle, hand_event
 from .lock import Held, school_lock
+from .overview import Overview
 from .queries import Queries, plan_events
 from .tables import record_row as _is
 
@@ -33,10 +34,10 @@ WRITERS = 4  # connections beyond one per running school's lock, for reads and w
 POOL_WAIT = 300.0  # seconds a school waits for one of them: others' writes take under a second
 
 
-class Store(Lifecycle, Queries, Duplicates):
-    """The writes of a run (and of local fields); what people look at is in queries.py, the
-    retention purge and erasure in lifecycle.py, the near-duplicate register in
-    duplicates.py."""
+class Store(Lifecycle, Queries, Duplicates, Overview):
+    """The writes of a run (and of local fields); what people look at is in queries.py (and
+    the dashboard's overviews in overview.py), the retention purge and erasure in
+    lifecycle.py, the near-duplicate register in duplicates.py."""
 
     def __init__(self, url: str, *, create: bool = True, jobs: int = 1) -> None:
         """Open the database at `url`; with `create`, make its tables if it has none.
@@ -234,7 +235,11 @@ class Store(Lifecycle, Queries, Duplicates):
                     overridden=bool(over),
                     message=message,
                     summary=json.dumps(
-                        {k: summary[k] for k in ("left_out_by_reason", "near_duplicates")}
+                        {
+                            **{k: summary[k] for k in ("left_out_by_reason", "near_duplicates")},
+                            # kept per entity, for the dashboard's charts (store/overview.py)
+                            "kept": {e: len(r) for e, r in dataset.records.items()},
+                        }
                     ),
                 )
             )

@@ -44,6 +44,17 @@ class Queries:
             query = select(t.runs.c.school).distinct().order_by(t.runs.c.school)
             return list(conn.execute(query).scalars())
 
+    def connector_of(self, school: str) -> str | None:
+        """The connector of the school's latest run, whatever its outcome (a school with no
+        config entry, the demo's, or one whose runs all failed, still has one)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.runs.c.connector)
+                .where(t.runs.c.school == school)
+                .order_by(t.runs.c.run.desc())
+                .limit(1)
+            ).scalar()
+
     def stored_connector(self, school: str) -> str | None:
         """The connector of the school's latest successful run: whose records are stored."""
         with self.engine.connect() as conn:

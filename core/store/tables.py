@@ -72,7 +72,7 @@ runs = Table(
     Column("merged", Integer, nullable=False, server_default="0"),  # duplicates merged
     Column("message", Text),
     Column("overridden", Boolean, nullable=False, default=False),
-    Column("summary", Text),  # JSON: left_out_by_reason, near_duplicates
+    Column("summary", Text),  # JSON: left_out_by_reason, near_duplicates, kept per entity
     Column("origin", String(200), nullable=False, server_default="cli"),  # cli or worker name
     Index("runs_school", "school", "run"),
 )
