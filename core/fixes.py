@@ -214,7 +214,7 @@ def school_plugins(config, store, school: str):
     from .errors import ConfigError
     from .plugins import manager
 
-    connector = config.schools.get(school, {}).get("connector") or store.stored_connector(school)
+    connector = config.schools.get(school, {}).get("connector") or store.connector_of(school)
     try:
         return manager(connector if isinstance(connector, str) else _NoConnector())
     except ConfigError:

@@ -195,7 +195,7 @@ def refuse_other_connector(store: Store, school: School) -> None:
     Switching a school key to another connector would see none of the old records in the
     new source and delete them all (or be stopped as a mass delete only above a threshold).
     """
-    previous = store.stored_connector(school.key)
+    previous = store.connector_of(school.key, stored=True)
     if previous is not None and previous != school.connector:
         raise ConfigError(
             f"school {school.key!r} holds records stored by connector {previous!r}, not"

@@ -44,26 +44,15 @@ class Queries:
             query = select(t.runs.c.school).distinct().order_by(t.runs.c.school)
             return list(conn.execute(query).scalars())
 
-    def connector_of(self, school: str) -> str | None:
+    def connector_of(self, school: str, *, stored: bool = False) -> str | None:
         """The connector of the school's latest run, whatever its outcome (a school with no
-        config entry, the demo's, or one whose runs all failed, still has one)."""
+        config entry, or whose runs all failed, still has one); with `stored`, of its latest
+        successful run: whose records are stored."""
+        query = select(t.runs.c.connector).where(t.runs.c.school == school)
+        if stored:
+            query = query.where(t.runs.c.status == "ok")
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(t.runs.c.connector)
-                .where(t.runs.c.school == school)
-                .order_by(t.runs.c.run.desc())
-                .limit(1)
-            ).scalar()
-
-    def stored_connector(self, school: str) -> str | None:
-        """The connector of the school's latest successful run: whose records are stored."""
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(t.runs.c.connector)
-                .where(t.runs.c.school == school, t.runs.c.status == "ok")
-                .order_by(t.runs.c.run.desc())
-                .limit(1)
-            ).scalar()
+            return conn.execute(query.order_by(t.runs.c.run.desc()).limit(1)).scalar()
 
     def run(self, run: int) -> dict:
         with self.engine.connect() as conn:

@@ -123,7 +123,7 @@ def test_a_real_recording_keeps_only_what_the_connector_reads(tmp_path, monkeypa
     assert "Quillon" not in text and "Example Row" not in text
     assert "MiddleName" not in text and "HomeAddress" not in text
     assert base_url not in text
-    assert f"uri: {cassettes.REPLAY_URL}/v1/schools/1001/students?limit=500" in text
+    assert f"uri: {cassettes.REPLAY_URL}/v1/schools/1001/students?limit=1000" in text
     with cassettes.vcr(str(tmp_path)).use_cassette("school.yaml") as cassette:
         replayed = run(f"sqlite:///{tmp_path / 'c.db'}", REPLAY_URL)
     assert cassette.all_played
