@@ -6,8 +6,6 @@ a web page would show; this module only picks the school and prints.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
 from . import ENTITY, Context, command, group, main
@@ -111,12 +109,14 @@ def dismiss(ctx: Context, a, b, school):
     """Mark contacts A and B "not a duplicate"; it stays so across runs."""
     store = ctx.reader()
     key = ctx.school_key(school, store)
-    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    pair = store.dismiss(key, a, b, when)
+    pair = store.dismiss(key, a, b)
     if ctx.json:
-        return print_json({**pair, "dismissed": when})
+        return print_json(pair)
     if not ctx.quiet:
-        click.echo(f"{key}: contacts {pair['a']} and {pair['b']} marked not a duplicate ({when})")
+        click.echo(
+            f"{key}: contacts {pair['a']} and {pair['b']} marked not a duplicate"
+            f" ({pair['dismissed']})"
+        )
 
 
 @command(duplicates)

@@ -92,8 +92,11 @@ class Duplicates:
             None,
         ) or _unknown(school, a, b)
 
-    def dismiss(self, school: str, a: str, b: str, when: str) -> dict:
-        """Mark a pair "not a duplicate"; it stays so across runs (shown with --all)."""
+    def dismiss(self, school: str, a: str, b: str, when: str | None = None) -> dict:
+        """Mark a pair "not a duplicate"; it stays so across runs (shown with --all).
+
+        `when` defaults to now, in the store's one time format (tables.stamp)."""
+        when = when or t.stamp()
         pair = self.duplicate(school, a, b)
         nd = t.near_duplicates
         with self.engine.begin() as conn:

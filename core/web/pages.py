@@ -207,12 +207,9 @@ def dismiss(
     a: Annotated[str, Form(max_length=255)],
     b: Annotated[str, Form(max_length=255)],
 ):
-    from datetime import UTC, datetime
-
     key = _key(request, user, key)
-    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        request.app.state.store.dismiss(key, a, b, when)
+        request.app.state.store.dismiss(key, a, b)
     except MisSyncError as exc:
         raise HTTPException(404, str(exc)) from None
     return RedirectResponse(f"/schools/{key}", status_code=303)
