@@ -60,8 +60,13 @@ def write_file(path: str, text: str) -> None:
     import tempfile
     from pathlib import Path
 
+    from ..errors import ConfigError
+
     target = Path(path)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as exc:  # a folder that is not there, or not writable: the operator's -o
+        raise ConfigError(f"{path}: cannot write there: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)

@@ -413,3 +413,14 @@ def test_a_run_in_progress_is_listed_as_running(trust, mis_sync, db_url):
     assert (listed["run"], listed["status"], listed["finished"]) == (run, "running", None)
     assert table.splitlines()[1].split()[:2] == [str(run), "running"]
     assert table.splitlines()[1].split()[4] == "…"  # no duration yet
+
+
+def test_o_into_a_folder_that_is_not_there_is_a_usage_error(trust, mis_sync, tmp_path):
+    target = tmp_path / "no-such-folder" / "x.csv"
+    for args in (["export", "students", "--school", "north"], ["left-out", "--school", "north"]):
+        result = mis_sync("--config", str(trust), *args, "-o", str(target))
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.splitlines()[-1] == (
+            f"mis-sync: error: {target}: cannot write there: No such file or directory"
+        )
+        assert "internal error" not in result.stderr
