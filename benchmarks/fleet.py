@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import signal
 import statistics
 import subprocess
@@ -78,6 +79,7 @@ class FleetDatashare(FakeDatashare):
                 "requests": len(self.requests),
                 "rejected": self.rejected,
                 "peak_total": self.peak_total,
+                "cpu_s": _cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)),
                 "peak_per_client": max(
                     (n for c, n in self.peak_in_flight.items() if c is not None), default=0
                 ),
@@ -85,6 +87,17 @@ class FleetDatashare(FakeDatashare):
         ).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+
+
+def _cpu_seconds(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every process on the machine has used since boot (user, nice, system)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return sum(fields[:3] + fields[5:8]) / os.sysconf("SC_CLK_TCK")
 
 
 def serve_fleet(args) -> None:
@@ -219,7 +232,7 @@ def run_cli(config: Path, jobs: int, env: dict, profile: str | None) -> tuple[fl
     if code:
         lines = err.strip().splitlines()
         print(f"  exit {code}; {len(lines)} error lines, first: {lines[:1]}", file=sys.stderr)
-    return elapsed, usage.ru_maxrss / 1024, code
+    return elapsed, usage.ru_maxrss / 1024, code, _cpu_seconds(usage)
 
 
 def run_workers(
@@ -254,7 +267,7 @@ def run_workers(
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait()
     peak = _largest_child_rss()
-    return elapsed, peak, 0
+    return elapsed, peak, 0, None
 
 
 def _largest_child_rss() -> float:
@@ -276,17 +289,18 @@ def bench(args, base_url: str, database: str, pg: str | None, work: Path) -> lis
     for _ in range(args.repeat):
         fresh_store(database)
         for phase, runs_each in (("initial", 1), ("rerun", 2)):
-            before = stats(base_url)
+            before, machine = stats(base_url), machine_cpu_seconds()
             watch = ConnectionWatch(pg)
             with watch.watching():
                 if args.mode == "cli":
                     profile = f"{args.profile}-{phase}.txt" if args.profile else None
-                    elapsed, rss, code = run_cli(config, args.jobs, env, profile)
+                    elapsed, rss, code, cpu = run_cli(config, args.jobs, env, profile)
                 else:
-                    elapsed, rss, code = run_workers(
+                    elapsed, rss, code, cpu = run_workers(
                         config, args.workers, env, database, keys, runs_each
                     )
-            after = stats(base_url)
+            after, machine = stats(base_url), machine_cpu_seconds() - machine
+            fake_cpu = after["cpu_s"] - before["cpu_s"]
             rows.append(
                 {
                     "phase": phase,
@@ -298,6 +312,11 @@ def bench(args, base_url: str, database: str, pg: str | None, work: Path) -> lis
                     "requests": after["requests"] - before["requests"],
                     "exit": code,
                     "outcome": outcome(database, keys),
+                    "cpu": {
+                        "sync": cpu,
+                        "fake": fake_cpu,
+                        "rest": machine - fake_cpu - (cpu or 0),
+                    },
                 }
             )
             r = rows[-1]
@@ -305,6 +324,12 @@ def bench(args, base_url: str, database: str, pg: str | None, work: Path) -> lis
                 f"  {phase:>7}: {elapsed:6.1f} s  {r['per_minute']:6.0f}/min  {rss:5.0f} MB"
                 f"  pg {watch.peak:3}  429s {r['429s']}  requests {r['requests']}"
                 f"  {r['outcome']}",
+                flush=True,
+            )
+            print(
+                f"           CPU s: sync {cpu or 0:.1f}, fake Datashare {fake_cpu:.1f}, the rest"
+                f" of the machine (PostgreSQL, ...) {r['cpu']['rest']:.1f}"
+                f" of {machine:.1f} ({machine / elapsed:.2f} cores busy)",
                 flush=True,
             )
     return rows

@@ -1,6 +1,9 @@
 """One plugin manager per run: core defaults, the chosen connector, then the school plugins.
 
-A fresh manager per run keeps runs for different schools (and tests) from sharing state.
+A fresh manager per run keeps runs for different schools (and tests) from sharing state. The
+installed distributions are scanned for entry points once per process (and `sys.path`), not
+once per run: the scan reads every distribution's metadata, 13 ms of CPU per school in a fleet
+run of 71. A plugin installed while a worker runs is seen once the worker restarts.
 `MIS_SYNC_LOAD_PLUGINS` (comma-separated names, empty for none) limits which
 `mis_sync.plugins` entry points load; `MIS_SYNC_TRACE_HOOKS=1` logs every hook call (name,
 plugins, time, sizes; never the records), shown with `-vv`.
@@ -11,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from importlib.metadata import EntryPoints, entry_points
 from types import ModuleType
 
@@ -31,13 +35,28 @@ DEFAULT_PLUGINS = (
 log = logging.getLogger("mis_sync.plugins")
 
 
+_scans: dict[tuple[str, ...], EntryPoints] = {}
+
+
+def installed() -> EntryPoints:
+    """Every installed entry point, scanned once per `sys.path` (a test or a school's
+    plugin folder that changes the path is scanned again)."""
+    path = tuple(sys.path)
+    found = _scans.get(path)
+    if found is None:
+        if len(_scans) > 16:  # a process that keeps changing its path: no unbounded cache
+            _scans.clear()
+        found = _scans[path] = entry_points()
+    return found
+
+
 def installed_connectors() -> dict[str, str]:
     """Entry-point name → distribution version, for listings and error messages."""
-    return {ep.name: _version(ep) for ep in entry_points(group=CONNECTOR_GROUP)}
+    return {ep.name: _version(ep) for ep in installed().select(group=CONNECTOR_GROUP)}
 
 
 def installed_plugins() -> dict[str, str]:
-    return {ep.name: _version(ep) for ep in entry_points(group=PLUGIN_GROUP)}
+    return {ep.name: _version(ep) for ep in installed().select(group=PLUGIN_GROUP)}
 
 
 def manager(
@@ -52,14 +71,14 @@ def manager(
     pm.add_hookspecs(hookspecs)
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
-    installed = entry_points()  # one scan of the installed distributions serves both groups
+    found = installed()
     if isinstance(connector, str):
-        pm.register(load_connector(connector, installed), name=f"connector:{connector}")
+        pm.register(load_connector(connector, found), name=f"connector:{connector}")
     else:
         pm.register(connector, name="connector")
     allowed = os.environ.get("MIS_SYNC_LOAD_PLUGINS")
     allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
-    for ep in installed.select(group=PLUGIN_GROUP):
+    for ep in found.select(group=PLUGIN_GROUP):
         if allow is None or ep.name in allow:
             pm.register(ep.load(), name=f"plugin:{ep.name}")
     for plugin in plugins:
@@ -128,11 +147,11 @@ def require_installed(name: str) -> None:
         raise ConfigError(f"connector {name!r} is not installed (installed: {listed})")
 
 
-def load_connector(name: str, installed: EntryPoints) -> object:
-    found = list(installed.select(group=CONNECTOR_GROUP, name=name))
-    if not found:
+def load_connector(name: str, found: EntryPoints) -> object:
+    matches = list(found.select(group=CONNECTOR_GROUP, name=name))
+    if not matches:
         require_installed(name)
-    return found[0].load()
+    return matches[0].load()
 
 
 def _version(ep) -> str:

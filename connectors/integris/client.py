@@ -11,13 +11,14 @@ import contextvars
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, wait
 
 import msgspec
 
 from mis_sync.core.errors import SourceError
 from mis_sync.core.http import HttpClient, Reply, path_segment
 from mis_sync.core.limits import DEFAULT_LIMITS, Limits, Paging
+from mis_sync.core.pools import requests_pool
 
 from . import wire
 
@@ -91,7 +92,7 @@ class Datashare:
         self.token = token
 
     def fetch_all(self, progress: Callable[[str, int, int | None], None]) -> Fetched:
-        """Every resource at once, one thread each: they do not depend on each other, and
+        """Every resource at once, one pooled thread each: they do not depend on each other, and
         at 50 ms a request one after another is most of a run. The HttpClient bounds how
         many requests are in flight (per school and per host); paging within a resource
         stays in order. A resource that fails stops the others at their next request; the
@@ -99,28 +100,25 @@ class Datashare:
         """
         self.authenticate()
         invalid = {resource: [] for resource in wire.RESOURCES}
-        with ThreadPoolExecutor(len(wire.RESOURCES), thread_name_prefix="datashare") as pool:
-            # each thread runs in a copy of this one's context, so the run's redactor
-            # (core/redaction.py) covers the log records and errors of every resource too
-            futures = {
-                pool.submit(
-                    contextvars.copy_context().run,
-                    self.fetch,
-                    resource,
-                    invalid[resource],
-                    progress,
-                ): resource
-                for resource in wire.RESOURCES
-            }
-            try:
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            except BaseException:  # Ctrl-C: the threads stop at their next request
-                self._stop.set()
-                raise
+        pool = requests_pool()  # shared by the process's schools (core/pools.py)
+        # each thread runs in a copy of this one's context, so the run's redactor
+        # (core/redaction.py) covers the log records and errors of every resource too
+        futures = {
+            pool.submit(
+                contextvars.copy_context().run, self.fetch, resource, invalid[resource], progress
+            ): resource
+            for resource in wire.RESOURCES
+        }
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             if any(f.exception() is not None for f in done):
                 self._stop.set()
                 wait(futures)
-            by_resource = {resource: future for future, resource in futures.items()}
+        except BaseException:  # Ctrl-C: the threads stop at their next request; wait for them
+            self._stop.set()
+            wait(futures)
+            raise
+        by_resource = {resource: future for future, resource in futures.items()}
         for resource in wire.RESOURCES:  # in a fixed order, so one source says one thing
             error = by_resource[resource].exception()
             if error is not None and not isinstance(error, _Stopped):
