@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import Context, command
+from . import Context, command, given_id
 from .output import json_text, print_json, write_file
 
 PERSON = click.Choice(["students", "contacts", "teachers"])
@@ -47,6 +47,7 @@ def forget(ctx: Context, entity, record_id, school, yes):
     """Erase one person's data from the store now (right to erasure)."""
     from ..errors import ConfigError
 
+    given_id(record_id)
     store = ctx.reader()
     key = ctx.school_key(school, store)
     if not yes:
@@ -79,6 +80,7 @@ def forget(ctx: Context, entity, record_id, school, yes):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 def export_person(ctx: Context, entity, record_id, school, output):
     """Everything stored about one person, as JSON (a subject access request)."""
+    given_id(record_id)
     store = ctx.reader()
     answer = store.person(ctx.school_key(school, store), entity, record_id)
     if output is None:
