@@ -23,6 +23,7 @@ import httpx
 import msgspec
 
 from . import redaction
+from .config import CREDENTIALS, without_credentials
 from .errors import ConfigError, SourceError
 from .limits import DEFAULT_LIMITS, Limits
 from .redaction import Redactor
@@ -51,20 +52,17 @@ HOST_IN_FLIGHT = 32  # requests at once to one MIS host, every school of the pro
 def check_base_url(url: str) -> None:
     """HTTPS in production; plain HTTP only to loopback (tests, the fake server).
 
-    A user name or password in the URL is refused: httpx would send it as Basic auth in
-    place of the Bearer token, and log it with every request. Secrets come from the
-    environment only (client_secret_env). The refusal shows the URL without them.
+    A user name or password in the URL is refused by the config's own rule
+    (config.without_credentials), which every command applies to the config file first;
+    this is the same rule, for a client made from elsewhere (a connector's tests, a script).
     """
+    shown = without_credentials(url)
+    if shown is not None:
+        raise ConfigError(f"base_url {shown!r}: {CREDENTIALS}")
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
         raise ConfigError(f"base_url: not a URL ({exc})") from None
-    if parsed.userinfo:
-        shown = parsed.copy_with(username=None, password=None)
-        raise ConfigError(
-            f"base_url {str(shown)!r}: must not hold a user name or password"
-            " (the client secret comes from client_secret_env)"
-        )
     if parsed.scheme == "https":
         return
     if parsed.scheme == "http" and _is_loopback(parsed.host):

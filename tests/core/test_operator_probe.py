@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from .operator_support import one_line
+from mis_sync.core.errors import ConfigError
+
+from .operator_support import INTEGRIS, PASSWORD, one_line
 
 # the fixtures `mis_sync` and `trust`
 pytest_plugins = ["tests.core.operator_support"]
@@ -45,3 +47,58 @@ def test_an_id_with_spaces_around_it_is_still_looked_up(trust, mis_sync):
     result = mis_sync("--config", str(trust), "explain", "students", " s01", "--school", "north")
     assert result.exit_code == 0, result.stderr
     assert "never sent" in result.stdout
+
+
+# -- a URL holding a user name or password, refused by every command ------------------------
+
+ALL_READING_THE_CONFIG = [
+    ["run", "integris"],
+    ["runs"],
+    ["changes"],
+    ["explain", "students", "s01"],
+    ["export", "students"],
+    ["left-out"],
+    ["purge", "--dry-run"],
+    ["db", "upgrade"],
+]
+
+
+@pytest.mark.parametrize(
+    "base_url, shown",
+    [
+        (f"https://sync:{PASSWORD}@datashare.example.org/api", "https://datashare.example.org/api"),
+        ("https://sync@datashare.example.org/api", "https://datashare.example.org/api"),
+        (
+            f"https://a:{PASSWORD}@b@datashare.example.org:8443/api",
+            "https://datashare.example.org:8443/api",
+        ),
+    ],
+    ids=["user-and-password", "user", "at-in-password"],
+)
+@pytest.mark.parametrize("args", ALL_READING_THE_CONFIG, ids=lambda a: "-".join(a))
+def test_a_url_with_credentials_is_refused_by_every_command_naming_file_line_and_key(
+    mis_sync, args, base_url, shown
+):
+    with open("mis-sync.toml", "w") as f:
+        f.write(INTEGRIS.replace("https://datashare.example.org/api", base_url))
+    result = mis_sync(*args, env={"ST_MARY_SECRET": "s3cret-from-env"})
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert one_line(result) == (
+        "mis-sync: error: mis-sync.toml, line 5: schools.st-mary.base_url: must not hold a user"
+        " name or password (the client secret comes from client_secret_env); without them it"
+        f" reads {shown!r}"
+    )
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "sync@" not in result.stdout + result.stderr
+
+
+def test_the_http_client_applies_the_same_rule():
+    """A client made outside a config (a connector's own tests) is refused the same way."""
+    from mis_sync.core.http import HttpClient
+
+    with pytest.raises(ConfigError) as refused:
+        HttpClient(f"https://sync:{PASSWORD}@datashare.example.org/api")
+    assert str(refused.value) == (
+        "base_url 'https://datashare.example.org/api': must not hold a user name or password"
+        " (the client secret comes from client_secret_env)"
+    )
