@@ -95,7 +95,11 @@ class School:
 
 
 def find_config(explicit: str | None) -> Path | None:
-    """`--config PATH`, then `$MIS_SYNC_CONFIG`, then `./mis-sync.toml`; None means defaults."""
+    """`--config PATH`, then `$MIS_SYNC_CONFIG`, then `./mis-sync.toml`; None means defaults.
+
+    A folder where the file should be is an error (exit 2) saying so, wherever it was named:
+    "not found" would send the operator looking for a file that is there, only one level down.
+    """
     for candidate, must_exist in (
         (explicit, True),
         (os.environ.get("MIS_SYNC_CONFIG"), True),
@@ -106,6 +110,10 @@ def find_config(explicit: str | None) -> Path | None:
         path = Path(candidate)
         if path.is_file():
             return path
+        if path.is_dir():  # even ./mis-sync.toml: passing it by would read another database
+            inside = path / "mis-sync.toml"
+            hint = f" (did you mean {inside}?)" if inside.is_file() else ""
+            raise ConfigError(f"{candidate}: is a folder, not a config file{hint}")
         if must_exist:
             raise ConfigError(f"{candidate}: config file not found")
     return None

@@ -102,3 +102,33 @@ def test_the_http_client_applies_the_same_rule():
         "base_url 'https://datashare.example.org/api': must not hold a user name or password"
         " (the client secret comes from client_secret_env)"
     )
+
+
+# -- a folder given as the config -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["--config", "MIS_SYNC_CONFIG", "./mis-sync.toml"])
+def test_a_folder_given_as_the_config_is_exit_2_saying_it_is_a_folder(mis_sync, tmp_path, how):
+    folder = tmp_path / "work" / ("mis-sync.toml" if how == "./mis-sync.toml" else "etc")
+    folder.mkdir()
+    if how == "--config":
+        result = mis_sync("--config", str(folder), "runs")
+    elif how == "MIS_SYNC_CONFIG":
+        result = mis_sync("runs", env={"MIS_SYNC_CONFIG": str(folder)})
+    else:
+        result = mis_sync("runs")
+    given = "mis-sync.toml" if how == "./mis-sync.toml" else str(folder)
+    assert result.exit_code == 2
+    assert one_line(result) == f"mis-sync: error: {given}: is a folder, not a config file"
+
+
+def test_a_folder_holding_a_config_is_named_as_the_likely_meaning(mis_sync, tmp_path):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "mis-sync.toml").write_text(INTEGRIS)
+    result = mis_sync("--config", str(folder), "runs")
+    assert result.exit_code == 2
+    assert one_line(result) == (
+        f"mis-sync: error: {folder}: is a folder, not a config file"
+        f" (did you mean {folder / 'mis-sync.toml'}?)"
+    )
