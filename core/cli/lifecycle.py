@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import Context, command, given_id
+from . import LOOKED_AT, Context, command, given_id
 from .output import json_text, print_json, write_file
 
 PERSON = click.Choice(["students", "contacts", "teachers"])
@@ -19,6 +19,13 @@ def purge(ctx: Context, school, dry_run):
     from ..pipeline import prepare, purge_school
 
     config = ctx.config
+    if config.path is None:
+        # unlike the listing commands, no fall-back to the demo database: a cron job whose
+        # config went missing must fail, not report a purge of made-up schools as done
+        raise ConfigError(
+            f"purge: no config file found (looked at {LOOKED_AT}), so no database to purge;"
+            " the demo database needs none (every demo run purges it)"
+        )
     store = ctx.reader()
     keys = [ctx.school_key(school, store)] if school else sorted(config.schools)
     if not keys:

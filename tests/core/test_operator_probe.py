@@ -132,3 +132,31 @@ def test_a_folder_holding_a_config_is_named_as_the_likely_meaning(mis_sync, tmp_
         f"mis-sync: error: {folder}: is a folder, not a config file"
         f" (did you mean {folder / 'mis-sync.toml'}?)"
     )
+
+
+# -- purge with no config -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("demo", [False, True], ids=["no-demo", "demo"])
+@pytest.mark.parametrize("args", [[], ["--dry-run"], ["--school", "demo-oneroster"]])
+def test_purge_with_no_config_refuses_rather_than_purge_the_demo(mis_sync, tmp_path, demo, args):
+    """A cron job's `mis-sync purge` whose config went missing must fail: the demo database
+    (made-up schools, purged by each demo run) is never purged in place of the real one."""
+    if demo:
+        assert mis_sync("run", "oneroster", "--demo").exit_code == 0
+    before = sorted(p.name for p in (tmp_path / "work").iterdir())
+    result = mis_sync("purge", *args)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert one_line(result) == (
+        "mis-sync: error: purge: no config file found (looked at --config, $MIS_SYNC_CONFIG,"
+        " ./mis-sync.toml), so no database to purge; the demo database needs none (every demo"
+        " run purges it)"
+    )
+    assert result.stdout == ""
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == before  # nothing created
+
+
+def test_purge_with_a_config_still_purges_every_school(trust, mis_sync):
+    result = mis_sync("--config", str(trust), "purge", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["north", "south"]
