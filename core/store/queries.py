@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, func, or_, select, tuple_
 
 from ..errors import ConfigError
 from ..rules import MERGED
-from ..schema import ENTITIES
+from ..schema import ENTITIES, link_part
 from . import tables as t
 from .tables import record_row as _is
 
@@ -367,8 +367,8 @@ def id_matches(column, given: str):
     ids = [given, f"{given}-1", f"{given}-2"]
     return or_(
         column.in_(ids),
-        column.startswith(f"{given}:", autoescape=True),
-        *(column.endswith(f":{i}", autoescape=True) for i in ids),
+        column.startswith(f"{link_part(given)}:", autoescape=True),
+        *(column.endswith(f":{link_part(i)}", autoescape=True) for i in ids),
     )
 
 
@@ -402,7 +402,8 @@ def plan_events(plan) -> list[dict]:
 
 def person_keys(conn: Connection, school: str, entity: str, rid: str) -> list[tuple[str, str]]:
     """The stored keys that are about one person: their own, and for a pupil or a contact
-    the contact links that name them (a link's ID is `student_id:contact_id`)."""
+    the contact links that name them (a link's ID is `student_id:contact_id`, each ID as
+    schema.link_part writes it: `a:b` is `a%3Ab` there)."""
     keys = [(entity, rid)]
     side = {"students": "student_id", "contacts": "contact_id"}.get(entity)
     if side is None:
@@ -410,10 +411,11 @@ def person_keys(conn: Connection, school: str, entity: str, rid: str) -> list[tu
     links = set()
     for table in (t.records, t.left_out, t.events):
         ids = table.c.id
+        part = link_part(rid)
         named = (
-            ids.startswith(f"{rid}:", autoescape=True)
+            ids.startswith(f"{part}:", autoescape=True)
             if side == "student_id"
-            else ids.endswith(f":{rid}", autoescape=True)
+            else ids.endswith(f":{part}", autoescape=True)
         )
         query = select(ids, table.c.data if table is t.records else ids).where(
             table.c.school == school, table.c.entity == "contact-links", named
