@@ -14,6 +14,7 @@ from .edits import Edits
 from .engine import check_sqlite_path, database_url, missing_driver, sqlite_pragmas
 from .lifecycle import Lifecycle
 from .overview import Overview
+from .person import People
 from .queries import Queries
 from .writes import Writes
 
@@ -23,12 +24,13 @@ WRITERS = 4  # connections beyond one per running school's lock, for reads and w
 POOL_WAIT = 300.0  # seconds a school waits for one of them: others' writes take under a second
 
 
-class Store(Writes, Edits, Lifecycle, Queries, Duplicates, Overview):
+class Store(Writes, Edits, Lifecycle, People, Queries, Duplicates, Overview):
     """One database of every school's records. Each concern is a module of its own, joined
     here: the write path of a run in writes.py, hand edits of local fields in edits.py, what
-    people look at in queries.py (the dashboard's overviews in overview.py), the retention
-    purge and erasure in lifecycle.py, the near-duplicate register in duplicates.py; opening
-    the database (URLs, drivers, SQLite files) in engine.py."""
+    people look at in queries.py (the dashboard's overviews in overview.py), one person's
+    keys and subject access export in person.py, the retention purge and erasure in
+    lifecycle.py, the near-duplicate register in duplicates.py; opening the database (URLs,
+    drivers, SQLite files) in engine.py."""
 
     def __init__(self, url: str, *, create: bool = True, jobs: int = 1) -> None:
         """Open the database at `url`; with `create`, make its tables if it has none.
