@@ -14,7 +14,7 @@ import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -95,7 +95,11 @@ class School:
 
 
 def find_config(explicit: str | None) -> Path | None:
-    """`--config PATH`, then `$MIS_SYNC_CONFIG`, then `./mis-sync.toml`; None means defaults."""
+    """`--config PATH`, then `$MIS_SYNC_CONFIG`, then `./mis-sync.toml`; None means defaults.
+
+    A folder where the file should be is an error (exit 2) saying so, wherever it was named:
+    "not found" would send the operator looking for a file that is there, only one level down.
+    """
     for candidate, must_exist in (
         (explicit, True),
         (os.environ.get("MIS_SYNC_CONFIG"), True),
@@ -106,6 +110,10 @@ def find_config(explicit: str | None) -> Path | None:
         path = Path(candidate)
         if path.is_file():
             return path
+        if path.is_dir():  # even ./mis-sync.toml: passing it by would read another database
+            inside = path / "mis-sync.toml"
+            hint = f" (did you mean {inside}?)" if inside.is_file() else ""
+            raise ConfigError(f"{candidate}: is a folder, not a config file{hint}")
         if must_exist:
             raise ConfigError(f"{candidate}: config file not found")
     return None
@@ -189,6 +197,11 @@ def bind_school(
     for name in table:
         if name not in known_keys:
             raise _error(config.path, text, where + (name,), _unknown(name, known_keys))
+    for name, value in table.items():
+        shown = without_credentials(value) if isinstance(value, str) else None
+        if shown is not None:
+            detail = f"{CREDENTIALS}; without them it reads {shown!r}"
+            raise _error(config.path, text, where + (name,), detail)
     try:
         core = msgspec.convert(
             {k: v for k, v in table.items() if k in CoreOptions.__struct_fields__}, CoreOptions
@@ -202,6 +215,29 @@ def bind_school(
     except msgspec.ValidationError as exc:
         raise _config_error(config.path, text, exc, where) from None
     return School(key, core, options, (config.path, text))
+
+
+CREDENTIALS = (
+    "must not hold a user name or password (the client secret comes from client_secret_env)"
+)
+
+
+def without_credentials(value: str) -> str | None:
+    """`value` without its user name and password if it is a URL holding either, else None.
+
+    A URL in a school's options is never the place for a secret: the file is read by more
+    people than the environment, and httpx would send a user name and password as Basic auth
+    in place of the Bearer token and log them with every request. Every command refuses
+    them (bind_school), and the HTTP client asks the same question (core/http.py), so the
+    rule is written once. What it returns is safe to show.
+    """
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if not parts.scheme or "@" not in parts.netloc:
+        return None
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def secret_from_env(school: School, variable: str | None, key: str) -> str:

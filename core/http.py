@@ -12,10 +12,9 @@ import ipaddress
 import logging
 import random
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
@@ -23,9 +22,12 @@ import httpx
 import msgspec
 
 from . import redaction
+from .config import CREDENTIALS, without_credentials
 from .errors import ConfigError, SourceError
+from .inflight import InFlight, host_limit
 from .limits import DEFAULT_LIMITS, Limits
 from .redaction import Redactor
+from .tls import tls_context
 
 # httpcore's debug log prints every response's headers, a token answer's among them, before
 # the client has read the token from its body, so no redactor can know it yet: kept off.
@@ -51,20 +53,17 @@ HOST_IN_FLIGHT = 32  # requests at once to one MIS host, every school of the pro
 def check_base_url(url: str) -> None:
     """HTTPS in production; plain HTTP only to loopback (tests, the fake server).
 
-    A user name or password in the URL is refused: httpx would send it as Basic auth in
-    place of the Bearer token, and log it with every request. Secrets come from the
-    environment only (client_secret_env). The refusal shows the URL without them.
+    A user name or password in the URL is refused by the config's own rule
+    (config.without_credentials), which every command applies to the config file first;
+    this is the same rule, for a client made from elsewhere (a connector's tests, a script).
     """
+    shown = without_credentials(url)
+    if shown is not None:
+        raise ConfigError(f"base_url {shown!r}: {CREDENTIALS}")
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
         raise ConfigError(f"base_url: not a URL ({exc})") from None
-    if parsed.userinfo:
-        shown = parsed.copy_with(username=None, password=None)
-        raise ConfigError(
-            f"base_url {str(shown)!r}: must not hold a user name or password"
-            " (the client secret comes from client_secret_env)"
-        )
     if parsed.scheme == "https":
         return
     if parsed.scheme == "http" and _is_loopback(parsed.host):
@@ -81,138 +80,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-_preload: dict = {}  # "thread": the preload, once started; "context": built, not yet claimed
-_preload_lock = threading.Lock()
-_per_thread = threading.local()
-
-
-def tls_context() -> ssl.SSLContext:
-    """This thread's TLS context, shared by every client the thread makes.
-
-    httpx would build one per client, and building one loads the whole CA bundle (about
-    17 ms): once per school for `--jobs` and workers. One per thread, not per process,
-    because httpcore sets ALPN on the context at every connect, and OpenSSL must not see a
-    context changed by one thread while another opens a connection with it. Built as httpx
-    builds it, so SSL_CERT_FILE and SSL_CERT_DIR still apply.
-    """
-    context = getattr(_per_thread, "context", None)
-    if context is None:
-        thread = _preload.get("thread")
-        if thread is not None:
-            thread.join()
-        with _preload_lock:
-            context = _preload.pop("context", None)  # the first thread to ask takes it
-        _per_thread.context = context = context or httpx.create_ssl_context()
-    return context
-
-
-def preload_tls() -> None:
-    """Start building a TLS context in a thread, for the first thread that asks for one.
-
-    Loading the CA bundle runs in OpenSSL with the GIL released, so while the caller goes on
-    importing (SQLAlchemy) it costs the run no time on a second core: an unchanged re-run of
-    a large school is about 5% faster. Once per process. Not a daemon: exiting mid-load
-    would crash in OpenSSL, so an exit waits for the load to end.
-    """
-    with _preload_lock:
-        if "thread" in _preload:
-            return
-        _preload["thread"] = thread = threading.Thread(target=_build, name="mis-sync-tls")
-        thread.start()
-
-
-def _build() -> None:
-    try:
-        context = httpx.create_ssl_context()
-    except Exception:  # noqa: BLE001 - the client's own call raises it again, in the run's words
-        return
-    with _preload_lock:
-        _preload["context"] = context
-
-
 class Reply(msgspec.Struct, frozen=True):
     """A response read whole, within the caps: status, headers and the decoded body."""
 
     status_code: int
     headers: httpx.Headers
     content: bytes
-
-
-class InFlight:
-    """At most `limit` requests at once, and none while a quiet spell lasts.
-
-    One per MIS host for the whole process (host_limit), because the host's patience is
-    shared: fifty schools that each keep four requests in flight are two hundred to one
-    API, and its 429 + Retry-After to one of them is meant for all: the spell lasts while
-    the told client sleeps (its own, patchable sleep; no clock of its own, so a test that
-    patches the sleep waits nowhere). And one per client (a school's run), whose limit
-    drops by one at each 429: a client that sends more than the API allows learns to send
-    fewer, instead of spending its retries on a race it keeps losing.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.busy = 0
-        self.quiet = 0  # clients sleeping out a Retry-After from this host
-        self.per_second: float | None = None  # the host's rate limit, if one is set
-        self.next_start = 0.0
-        self._change = threading.Condition()
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        with self._change:
-            while self.busy >= self.limit or self.quiet:
-                self._change.wait()
-            self.busy += 1
-        try:
-            yield
-        finally:
-            with self._change:
-                self.busy -= 1
-                self._change.notify_all()
-
-    @contextmanager
-    def quiet_spell(self) -> Iterator[None]:
-        with self._change:
-            self.quiet += 1
-        try:
-            yield
-        finally:
-            with self._change:
-                self.quiet -= 1
-                self._change.notify_all()
-
-    def fewer(self) -> None:
-        with self._change:
-            self.limit = max(1, self.limit - 1)
-
-    def turn(self) -> float:
-        """Seconds until the next request may start, at most `per_second` of them a second
-        (0 when unlimited); the turn is taken, so the caller only has to wait it out."""
-        if not self.per_second:
-            return 0.0
-        with self._change:
-            now = time.monotonic()
-            start = max(now, self.next_start)
-            self.next_start = start + 1 / self.per_second
-            return start - now
-
-
-_hosts: dict[tuple[str, str, int | None], InFlight] = {}
-_hosts_lock = threading.Lock()
-
-
-def host_limit(base_url: str, limit: int, per_second: float | None = None) -> InFlight:
-    """The process's limits for the host of `base_url`; two schools that configure one
-    host differently get the smaller limits (the polite ones), whoever asked first."""
-    url = httpx.URL(base_url)
-    key = (url.scheme, url.host, url.port)
-    with _hosts_lock:
-        host = _hosts.setdefault(key, InFlight(limit))
-        host.limit = min(host.limit, limit)
-        if per_second:
-            host.per_second = min(host.per_second or per_second, per_second)
-        return host
 
 
 class HttpClient:

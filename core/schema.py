@@ -118,7 +118,7 @@ def link_id(student_id: str, contact_id: str) -> str:
     separates the pair: student `a:b` with contact `c` is `a%3Ab:c`, student `a` with contact
     `b:c` is `a:b%3Ac`. IDs without `%` or `:` (nearly all) read as they are.
     """
-    return f"{_escape(student_id)}:{_escape(contact_id)}"
+    return f"{link_part(student_id)}:{link_part(contact_id)}"
 
 
 def link_pair(key: str) -> tuple[str, str] | None:
@@ -129,7 +129,9 @@ def link_pair(key: str) -> tuple[str, str] | None:
     return (_unescape(parts[0]), _unescape(parts[1]))
 
 
-def _escape(rid: str) -> str:
+def link_part(rid: str) -> str:
+    """One ID as it reads inside a link key: what to look for when finding a person's links
+    by their key (store.queries.person_keys), never the raw ID."""
     return rid.replace("%", "%25").replace(":", "%3A")
 
 

@@ -4,7 +4,7 @@ A task carries only the config file's path and the school's key: the worker read
 (and the secrets from its own environment) itself, so nothing secret crosses the broker.
 Delivery is at least once (`acks_late`, `task_reject_on_worker_lost`), which is safe because a
 run is idempotent: a re-delivered task either finds the school's lock held or finds nothing
-to change. Only transient source failures are retried.
+to change. Only failures that a later try may pass are retried (`retry_after`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from celery import Celery
 
 from . import pipeline
 from .config import Config, load_config
-from .errors import ConfigError, SchoolBusy, SourceError
+from .errors import ConfigError, LockLost, SchoolBusy, SourceError
 from .store import Store
 
 TASK_TIME_LIMIT = 30 * 60  # a school that takes half an hour is stuck, not slow
@@ -84,10 +84,27 @@ def sync_school(self, config_path: str, key: str, dry_run: bool = False) -> dict
         # Another run of this school is going on (or a duplicate delivery of this task):
         # it will bring the school up to date; nothing to do.
         return {"school": key, "status": "busy", "message": str(exc)}
-    except SourceError as exc:
-        if exc.transient and self.request.retries < len(RETRY_DELAYS):
-            raise self.retry(exc=exc, countdown=RETRY_DELAYS[self.request.retries]) from None
+    except (SourceError, LockLost) as exc:
+        delay = retry_after(exc, self.request.retries)
+        if delay is not None:
+            raise self.retry(exc=exc, countdown=delay) from None
         raise
+
+
+def retry_after(exc: BaseException, retries: int) -> int | None:
+    """Seconds before the task tries the school again, or None to fail it now.
+
+    Retried, a bounded number of times: a transient source failure (the MIS kept answering
+    429/5xx or could not be reached) and a run whose school lock died before its commit
+    (LockLost: the lock's database connection was closed by a restart or a failover). Both
+    stored nothing, and both may pass a few minutes later. Anything else (a permanent
+    source failure, a config error, a safeguard) fails the same way every time.
+    """
+    if retries >= len(RETRY_DELAYS):
+        return None
+    if isinstance(exc, LockLost) or (isinstance(exc, SourceError) and exc.transient):
+        return RETRY_DELAYS[retries]
+    return None
 
 
 def dispatch(config: Config, keys: list[str]) -> list[str]:

@@ -176,6 +176,21 @@ class Context:
         raise ConfigError(f"several schools are {held}; pass --school ({', '.join(known)})")
 
 
+def given_id(value: str | None, name: str = "ID") -> str | None:
+    """An ID the operator typed, refused when empty or blank (exit 2, one line).
+
+    No record has such an ID, so answering it ("never sent", no changes, nothing to erase)
+    would hide a script's unset variable behind a plausible reply. Every command that takes
+    an ID checks it here; None (an option left out) passes.
+    """
+    if value is None or value.strip():
+        return value
+    from ..errors import ConfigError
+
+    state = "empty" if value == "" else "blank"
+    raise ConfigError(f"{name} {value!r} is {state}: give the record's ID as the MIS gives it")
+
+
 def _context() -> Context:
     return click.get_current_context().ensure_object(Context)
 

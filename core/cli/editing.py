@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import Context, command
+from . import Context, command, given_id
 from .output import print_json
 
 
@@ -19,6 +19,7 @@ def set_local(ctx: Context, entity, record_id, field, value, clear, school):
     """Set or clear a school-owned field that no sync overwrites."""
     if clear == (value is not None):
         raise click.UsageError("give a VALUE, or --clear (not both)")
+    given_id(record_id)
     entity = entity.removesuffix("s") + "s"  # `teacher` too, as people say it
     store = ctx.reader()  # a record to set a field on must already be stored
     key = ctx.school_key(school, store)

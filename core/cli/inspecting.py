@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import ENTITY, Context, NoConnector, command
+from . import ENTITY, Context, NoConnector, command, given_id
 from .output import (
     OPS,
     PAGE,
@@ -56,6 +56,7 @@ def runs(ctx: Context, school, limit):
 )
 def changes(ctx: Context, school, run_no, entity, op, rid, limit):
     """Show the change events of a run, with old and new field values."""
+    rid = given_id(rid, "--id")
     store = ctx.reader()
     key = ctx.school_key(school, store)
     filters = dict(entity=entity, op=op, rid=rid)
@@ -89,6 +90,7 @@ def changes(ctx: Context, school, run_no, entity, op, rid, limit):
 @click.option("--school", help="The school (optional when one is configured).")
 def explain(ctx: Context, entity, record_id, school):
     """Say whether a record is kept and, if not, why (the ID as the MIS gives it)."""
+    given_id(record_id)
     store = ctx.reader()
     answer = store.explain(ctx.school_key(school, store), entity, record_id)
     if ctx.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import Context, command
+from . import LOOKED_AT, Context, command, given_id
 from .output import json_text, print_json, write_file
 
 PERSON = click.Choice(["students", "contacts", "teachers"])
@@ -19,6 +19,13 @@ def purge(ctx: Context, school, dry_run):
     from ..pipeline import prepare, purge_school
 
     config = ctx.config
+    if config.path is None:
+        # unlike the listing commands, no fall-back to the demo database: a cron job whose
+        # config went missing must fail, not report a purge of made-up schools as done
+        raise ConfigError(
+            f"purge: no config file found (looked at {LOOKED_AT}), so no database to purge;"
+            " the demo database needs none (every demo run purges it)"
+        )
     store = ctx.reader()
     keys = [ctx.school_key(school, store)] if school else sorted(config.schools)
     if not keys:
@@ -47,6 +54,7 @@ def forget(ctx: Context, entity, record_id, school, yes):
     """Erase one person's data from the store now (right to erasure)."""
     from ..errors import ConfigError
 
+    given_id(record_id)
     store = ctx.reader()
     key = ctx.school_key(school, store)
     if not yes:
@@ -79,6 +87,7 @@ def forget(ctx: Context, entity, record_id, school, yes):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 def export_person(ctx: Context, entity, record_id, school, output):
     """Everything stored about one person, as JSON (a subject access request)."""
+    given_id(record_id)
     store = ctx.reader()
     answer = store.person(ctx.school_key(school, store), entity, record_id)
     if output is None:

@@ -27,9 +27,9 @@ def _import_pipeline(*, tls: bool):
     from .. import collector
 
     if tls:
-        from .. import http
+        from .. import tls
 
-        http.preload_tls()
+        tls.preload_tls()
     if "mis_sync.core.pipeline" not in sys.modules:
         with collector.paused():
             from .. import pipeline  # noqa: F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import ENTITY, Context, command, group, main
+from . import ENTITY, Context, command, given_id, group, main
 from .output import fmt_of, listing_options, output_to, print_json, table, write_csv
 
 WORKLIST_COLUMNS = ["entity", "id", "reason", "because", "fix"]
@@ -27,6 +27,7 @@ def left_out(ctx: Context, entity, school, reason, rid, output, fmt):
     """The worklist: what the latest run left out, by reason, with what to fix."""
     from ..fixes import school_plugins, worklist
 
+    rid = given_id(rid, "--id")
     store = ctx.reader()
     key = ctx.school_key(school, store)
     found = worklist(
@@ -107,6 +108,8 @@ def duplicates(ctx: Context, click_ctx, school, everything, fmt):
 @click.option("--school", help="The school (optional when one is configured).")
 def dismiss(ctx: Context, a, b, school):
     """Mark contacts A and B "not a duplicate"; it stays so across runs."""
+    given_id(a, "A")
+    given_id(b, "B")
     store = ctx.reader()
     key = ctx.school_key(school, store)
     pair = store.dismiss(key, a, b)
@@ -127,6 +130,8 @@ def report(ctx: Context, a, b, school):
     """The example to send to the MIS's support: both records and their pupils."""
     from ..store.duplicates import COMPARED
 
+    given_id(a, "A")
+    given_id(b, "B")
     store = ctx.reader()
     key = ctx.school_key(school, store)
     pair = store.duplicate(key, a, b)

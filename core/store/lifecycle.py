@@ -24,7 +24,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, u
 
 from ..errors import ConfigError
 from . import tables as t
-from .queries import person_keys
+from .person import person_keys
 from .tables import stamp
 
 ERASED = "(erased)"  # what a personal value becomes in an event: the field name stays

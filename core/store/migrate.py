@@ -87,7 +87,7 @@ def upgrade_database(url: str) -> tuple[str | None, str]:
     """`mis-sync db upgrade`: the revision before, and the one after."""
     from sqlalchemy import create_engine
 
-    from . import database_url
+    from .engine import database_url
 
     engine = create_engine(database_url(url))
     try:

@@ -84,3 +84,44 @@ def test_migration_0004_rekeys_stored_links_from_their_pair(db_url):
     engine.dispose()
     store = Store(db_url)  # the store opens at HEAD
     store.close()
+
+
+# Each person of `with_colons` and the one link naming them (its key is escaped, schema.link_id)
+THEIR_LINK = [
+    ("students", "a:b", "a%3Ab:c"),
+    ("students", "a", "a:b%3Ac"),
+    ("students", "50%", "50%25:%253A"),
+    ("contacts", "c", "a%3Ab:c"),
+    ("contacts", "b:c", "a:b%3Ac"),
+    ("contacts", "%3A", "50%25:%253A"),
+]
+
+
+def test_a_person_whose_id_holds_a_colon_or_percent_has_their_link_exported(store):
+    sync(store, Source(with_colons))
+    for entity, rid, key in THEIR_LINK:
+        answer = store.person("s1", entity, rid)
+        links = [r["id"] for r in answer["records"] if r["entity"] == "contact-links"]
+        assert links == [key], (entity, rid)
+        events = {e["id"] for e in answer["events"] if e["entity"] == "contact-links"}
+        assert events == {key}, (entity, rid)
+
+
+def test_forgetting_a_pupil_whose_id_holds_a_colon_or_percent_erases_their_link(store):
+    sync(store, Source(with_colons))
+    for rid in ("a:b", "50%"):
+        done = store.forget("s1", "students", rid, who="tester")
+        assert [k for k in done["keys"] if k[0] == "contact-links"] == [
+            ("contact-links", key) for _, r, key in THEIR_LINK if r == rid
+        ]
+    pairs = {(lk["student_id"], lk["contact_id"]) for lk in store.export("s1", "contact-links", {})}
+    assert ("a:b", "c") not in pairs and ("50%", "%3A") not in pairs
+    assert ("a", "b:c") in pairs  # pupil `a`'s link is not pupil `a:b`'s
+
+
+def test_changes_of_an_id_with_a_colon_or_percent_find_its_links(store):
+    sync(store, Source(with_colons))
+    for entity, rid, key in THEIR_LINK:
+        found = {(e["entity"], e["id"]) for e in store.changes("s1", rid=rid)}
+        assert ("contact-links", key) in found, (entity, rid)
+        assert (entity, rid) in found

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A child run of school s1 over `_school_of(n)` that stops at a chosen point and waits there.
 CHILD = """
 import sys, time, pathlib
-import mis_sync.core.store as store_module
+import mis_sync.core.store.writes as store_module
 from mis_sync.core.store import Store
 from tests.core.test_tracking import Source, _school_of, sync
 

@@ -9,7 +9,7 @@ import pytest
 from msgspec.structs import replace
 from sqlalchemy import event, func, select
 
-import mis_sync.core.store as store_module
+import mis_sync.core.store.writes as store_module
 from mis_sync.core import pipeline, plugins
 from mis_sync.core.config import Config, bind_school
 from mis_sync.core.errors import SafeguardStop, SchoolBusy

@@ -142,8 +142,9 @@ def test_a_base_url_with_a_password_is_refused_without_showing_it(tmp_path):
     result = cli("--config", str(path), "run", "integris")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "mis-sync: error: base_url 'https://datashare.example.org/api': must not hold a user"
-        " name or password (the client secret comes from client_secret_env)"
+        f"mis-sync: error: {path}, line 5: schools.oak.base_url: must not hold a user name or"
+        " password (the client secret comes from client_secret_env); without them it reads"
+        " 'https://datashare.example.org/api'"
     )
     assert "hunter2" not in result.stderr + result.stdout
 
