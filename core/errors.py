@@ -40,9 +40,14 @@ class NothingStored(ConfigError):
 
 
 class SafeguardStop(MisSyncError):
-    """A safeguard (mass delete) stopped the run before it wrote anything."""
+    """A safeguard (mass delete) stopped the run before it wrote anything.
+
+    `would_delete`: the (entity, MIS ID) keys it would have deleted, which `Store.fail_run`
+    keeps with the stopped run (store/stopped.py).
+    """
 
     exit_code = 3
+    would_delete: tuple[tuple[str, str], ...] = ()
 
 
 class SchoolBusy(MisSyncError):

@@ -433,9 +433,14 @@ def _ended(store: Store, school: str, run: int | None, exc: BaseException) -> Li
     that the commit went through before `exc`; then return True (the run is stored)."""
     log.info("%s: run %s ended: %s", school, run, _message(exc))
     if run is not None:
-        status = "stopped" if isinstance(exc, SafeguardStop) else "failed"
+        stop = isinstance(exc, SafeguardStop)
         try:
-            now = store.fail_run(run, status, _message(exc))
+            now = store.fail_run(
+                run,
+                "stopped" if stop else "failed",
+                _message(exc),
+                would_delete=exc.would_delete if stop else (),
+            )
         except db_errors.DBAPIError:  # the database is gone too: the next run marks this one failed
             now = None
         if now == "ok":

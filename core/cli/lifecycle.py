@@ -41,7 +41,8 @@ def purge(ctx: Context, school, dry_run):
         click.echo(
             f"{r['school']}: {verb} {r['records']} records no longer kept since before"
             f" {r['before']}, the values of {r['events']} events and {r['summaries']} run"
-            f" summaries, {r['left_out']} left-out rows"
+            f" summaries, {r['left_out']} left-out rows, {r['would_delete']} would-be deletes"
+            " of stopped runs"
         )
 
 

@@ -16,6 +16,7 @@ from .lifecycle import Lifecycle
 from .overview import Overview
 from .person import People
 from .queries import Queries
+from .stopped import Stopped
 from .writes import Writes
 
 __all__ = ["Store", "database_url"]
@@ -24,12 +25,13 @@ WRITERS = 4  # connections beyond one per running school's lock, for reads and w
 POOL_WAIT = 300.0  # seconds a school waits for one of them: others' writes take under a second
 
 
-class Store(Writes, Edits, Lifecycle, People, Queries, Duplicates, Overview):
+class Store(Writes, Edits, Lifecycle, People, Queries, Duplicates, Overview, Stopped):
     """One database of every school's records. Each concern is a module of its own, joined
     here: the write path of a run in writes.py, hand edits of local fields in edits.py, what
     people look at in queries.py (the dashboard's overviews in overview.py), one person's
     keys and subject access export in person.py, the retention purge and erasure in
-    lifecycle.py, the near-duplicate register in duplicates.py; opening the database (URLs,
+    lifecycle.py, the near-duplicate register in duplicates.py, what a stopped run would have
+    deleted in stopped.py; opening the database (URLs,
     drivers, SQLite files) in engine.py."""
 
     def __init__(self, url: str, *, create: bool = True, jobs: int = 1) -> None:

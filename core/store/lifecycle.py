@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 
 from ..errors import ConfigError
+from . import stopped
 from . import tables as t
 from .person import person_keys
 from .tables import stamp
@@ -132,6 +133,7 @@ PLACES: dict[str, Callable[[Connection, str, Keys], int]] = {
     "local fields": _delete_rows(t.local_fields),
     "left out": _delete_rows(t.left_out),
     "near duplicates": _delete_pairs,
+    "would-be deletes of stopped runs": _delete_rows(t.stopped_deletes),
 }
 
 
@@ -174,7 +176,9 @@ class Lifecycle:
         """
         cutoff = stamp((now or datetime.now(UTC)) - timedelta(days=retention_days))
         result = {"school": school, "before": cutoff, "through_run": None, "dry_run": dry_run}
-        result.update(dict.fromkeys(("records", "events", "summaries", "left_out"), 0))
+        result.update(
+            dict.fromkeys(("records", "events", "summaries", "left_out", "would_delete"), 0)
+        )
         r, p = t.runs.c, t.purges.c
         with self.engine.begin() as conn:
             # one round trip: after a run, this is usually all a purge does
@@ -198,6 +202,8 @@ class Lifecycle:
                 .where(r.school == school, r.run > done, r.run <= through, r.summary.is_not(None))
                 .values(summary=None)
             ).rowcount
+            # a stopped run's keys are kept as long as its run, not as long as the records
+            result["would_delete"] = stopped.purge_through(conn, school, through)
             latest_ok = conn.execute(
                 select(func.max(r.run)).where(r.school == school, r.status == "ok")
             ).scalar()

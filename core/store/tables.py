@@ -138,6 +138,20 @@ purges = Table(
 )
 
 
+# What a run stopped by the mass-delete safeguard would have deleted (store/stopped.py): keys
+# only, never a record's fields, written with the run's `stopped` status in one transaction.
+# The retention purge and `forget` remove them as they do the records (store/lifecycle.py).
+stopped_deletes = Table(
+    "stopped_deletes",
+    metadata,
+    Column("run", Integer, primary_key=True),
+    Column("entity", String(20), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("school", String(100), nullable=False),
+    Index("stopped_deletes_school", "school", "entity", "id"),
+)
+
+
 def stamp(when: datetime | None = None) -> str:
     """Every stored time: ISO 8601 UTC to the second, as the JSON shows it (now by default).
     Strings of this one form sort as times, so a cutoff is a string comparison in SQL."""

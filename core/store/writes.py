@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, select, update
 from ..errors import SafeguardStop
 from ..rules import MERGED
 from ..schema import ENTITIES, Dataset, storable_text
-from . import duplicates
+from . import duplicates, stopped
 from . import tables as t
 from .diff import Plan, classify, field_changes, mark_restores, stored_fields
 from .lock import Held, school_lock
@@ -89,12 +89,13 @@ class Writes:
                 )
             ).inserted_primary_key[0]
 
-    def fail_run(self, run: int, status: str, message: str) -> str:
+    def fail_run(self, run: int, status: str, message: str, would_delete=()) -> str:
         """Mark a run failed or stopped, unless it committed; return its status now.
 
         A run whose commit went through is `ok` for good: an error or a Ctrl-C that lands
         after the commit must not rewrite it (its changes would hide from `changes`). A run
         that a later run already marked failed (it lost its lock) gets its own message.
+        A stopped run keeps the keys it `would_delete` in the same transaction (stopped.py).
         """
         with self.engine.begin() as conn:
             conn.execute(
@@ -102,7 +103,10 @@ class Writes:
                 .where(t.runs.c.run == run, t.runs.c.status.in_(("running", "failed")))
                 .values(status=status, finished=t.stamp(), message=storable_text(message))
             )
-            return conn.execute(select(t.runs.c.status).where(t.runs.c.run == run)).scalar()
+            now = conn.execute(select(t.runs.c.status).where(t.runs.c.run == run)).scalar()
+            if now == "stopped":
+                stopped.record(conn, run, would_delete)
+            return now
 
     def apply(
         self,
@@ -142,7 +146,11 @@ class Writes:
                     " right, run again with --allow-mass-delete"
                 )
                 if run is not None:
-                    raise SafeguardStop(f"stopped before writing: {stop}")
+                    halt = SafeguardStop(f"stopped before writing: {stop}")
+                    halt.would_delete = tuple(
+                        (c.entity, c.id) for c in plan.changes if c.op == "delete"
+                    )
+                    raise halt
                 stop = f"a real run would stop before writing: {stop}"
             self._fill_field_changes(conn, school, plan)
             summary = _summary(plan, dataset)

@@ -121,3 +121,67 @@ def test_0005_downgrades_and_upgrades_again(db_url):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM sync_runs")).scalar() == 0
     engine.dispose()
+
+
+def test_0007_gives_old_successful_runs_their_kept_counts_from_the_events(db_url):
+    """Runs stored before runs kept their counts per entity: the upgrade adds them up from
+    the events (inserts and restores minus deletes, per school in run order), so the fleet's
+    sparklines cover them too; a run that has its counts keeps them and the sum goes on."""
+    from mis_sync.core.store import Store
+
+    engine = create_engine(db_url)
+    migrate.upgrade(engine, "0006")
+    runs = [  # run, school, status, summary
+        (1, "oak", "ok", None),
+        (2, "elm", "ok", '{"left_out_by_reason": {"students: in no kept class": 2}}'),
+        (3, "oak", "failed", None),
+        (4, "oak", "ok", '{"near_duplicates": []}'),
+        (5, "oak", "ok", None),
+        (6, "oak", "ok", '{"kept": {"students": 9, "teachers": 4}}'),
+        (7, "oak", "ok", None),
+    ]
+    events = [  # run, school, entity, op, how many
+        (1, "oak", "students", "insert", 3),
+        (1, "oak", "teachers", "insert", 2),
+        (2, "elm", "students", "insert", 5),
+        (4, "oak", "students", "delete", 1),
+        (4, "oak", "students", "update", 2),
+        (4, "oak", "teachers", "insert", 1),
+        (5, "oak", "students", "restore", 1),
+        (5, "oak", "students", "local", 1),  # a hand edit: no record came or went
+        (7, "oak", "students", "insert", 2),
+    ]
+    with engine.begin() as conn:
+        for run, school, status, summary in runs:
+            conn.execute(
+                text(
+                    "INSERT INTO runs (run, school, connector, status, started, inserted,"
+                    " updated, deleted, left_out, overridden, summary) VALUES (:run, :school,"
+                    " 'integris', :status, '2026-01-01T00:00:00Z', 0, 0, 0, 0, false, :summary)"
+                ),
+                dict(run=run, school=school, status=status, summary=summary),
+            )
+        n = 0
+        for run, school, entity, op, many in events:
+            for _ in range(many):
+                n += 1
+                conn.execute(
+                    text(
+                        "INSERT INTO events (run, school, entity, id, op, changes) VALUES"
+                        " (:run, :school, :entity, :id, :op, '{}')"
+                    ),
+                    dict(run=run, school=school, entity=entity, id=f"I{n}", op=op),
+                )
+    migrate.upgrade(engine)
+    engine.dispose()
+    store = Store(db_url)
+    kept = {row["school"]: row["kept"] for row in store.fleet()}
+    assert kept["oak"]["students"] == [3, 2, 3, 9, 11]
+    assert kept["oak"]["teachers"] == [2, 3, 3, 4, 4]
+    assert kept["oak"]["groups"][:3] == [0, 0, 0]
+    assert kept["elm"]["students"] == [5]
+    history = store.kept_history("elm")
+    assert history[0]["kept"]["students"] == 5
+    # what a summary held stays, beside the counts
+    assert store.result(2)["left_out_by_reason"] == {"students: in no kept class": 2}
+    store.close()
