@@ -60,6 +60,8 @@ def changes(ctx: Context, school, run_no, entity, op, rid, limit):
     store = ctx.reader()
     key = ctx.school_key(school, store)
     filters = dict(entity=entity, op=op, rid=rid)
+    if run_no is not None and _was_stopped(store, key, run_no):
+        return _would_delete(ctx, store, key, run_no, entity, op, rid, limit)
     if ctx.json:
         return print_json(store.changes(key, run_no, **filters, limit=limit or None))
     summary = store.change_summary(key, run_no, **filters)
@@ -82,6 +84,44 @@ def changes(ctx: Context, school, run_no, entity, op, rid, limit):
     change_table("Changes", events)
     if len(events) < summary["matched"]:
         click.echo(f"{summary['matched'] - len(events)} more, use --limit")
+
+
+def _was_stopped(store, key: str, run_no: int) -> bool:
+    """Whether `run_no` is the school's and the safeguard stopped it (another school's run
+    is refused by `changes` itself, with its own message)."""
+    from sqlalchemy.exc import NoResultFound
+
+    try:
+        info = store.run(run_no)
+    except NoResultFound:
+        return False
+    return info["school"] == key and info["status"] == "stopped"
+
+
+def _would_delete(ctx: Context, store, key: str, run_no: int, entity, op, rid, limit) -> None:
+    """A stopped run has no events: what it would have deleted, as events of op
+    `would-delete` with --json, else counts and a table. Only `--op delete` matches them."""
+    from ..store.stopped import as_events
+
+    shown = (None if ctx.json else PAGE) if limit is None else limit or None
+    groups = {}
+    if op in (None, "delete"):  # nothing was deleted, so no other kind of change matches
+        groups = store.would_delete(run_no, entity=entity, rid=rid, per_entity=shown)
+    events = as_events(run_no, groups)[:shown]
+    if ctx.json:
+        return print_json(events)
+    if not groups:
+        return click.echo(
+            f"{key}: run {run_no} was stopped by the safeguard and wrote nothing;"
+            " no key it would have deleted matches (or none was kept for it)"
+        )
+    click.echo(f"{key}: run {run_no} was stopped by the safeguard and wrote nothing")
+    for ent, group in groups.items():
+        click.echo(f"  {ent}: {group['count']} would have deleted")
+    table("Would have deleted", ["entity", "id"], events)
+    total = sum(g["count"] for g in groups.values())
+    if len(events) < total:
+        click.echo(f"{total - len(events)} more, use --limit")
 
 
 @command()

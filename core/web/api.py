@@ -39,6 +39,15 @@ class Run(BaseModel):
     message: str | None
 
 
+class WouldDelete(BaseModel):
+    count: int
+    ids: list[str]
+
+
+class RunDetail(Run):
+    would_delete: dict[str, WouldDelete]
+
+
 class School(BaseModel):
     school: str
     connector: str
@@ -92,10 +101,23 @@ def runs(
     return state.store.runs(key, limit=limit)
 
 
+@router.get("/runs/{number}", response_model=RunDetail)
+def run(
+    request: Request,
+    number: content.RunNumber,
+    user: Viewer,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+):
+    """One run (as `runs --json` lists it); a run the mass-delete safeguard stopped also says
+    what it `would_delete`, by entity: how many and their MIS IDs (at most `limit` each)."""
+    page = content.run(request.app.state.store, user, number, per_entity=limit)
+    return {**page["run"], "would_delete": page["would_delete"]}
+
+
 @router.get("/runs/{number}/changes", response_model=list[Change])
 def changes(
     request: Request,
-    number: int,
+    number: content.RunNumber,
     user: Viewer,
     entity: Entity | None = None,
     op: Op | None = None,

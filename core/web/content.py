@@ -7,8 +7,9 @@ core/fixes.py, the same the CLI prints; nothing here reads SQL itself.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Path
 from sqlalchemy.exc import NoResultFound
 
 from .. import sso
@@ -19,6 +20,9 @@ from .auth import User
 STALE = timedelta(days=1)
 ORDER = {"failed": 0, "stopped": 1, "running": 2, "ok": 3}
 DATA = ("students", "parents", "teachers")
+# a run's number in a URL: what the store's integer column holds (as the CLI's --run), so a
+# larger one is a 422, not a driver's overflow
+RunNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def fleet(store, user: User, now: datetime | None = None) -> list[dict]:
@@ -61,7 +65,22 @@ def school(store, config, key: str) -> dict:
     }
 
 
-def run(store, user: User, number: int, *, entity=None, op=None, rid=None, limit=500) -> dict:
+WOULD_DELETE_SHOWN = 100  # IDs a Run page lists per entity; "and N more" says the rest
+
+
+def run(
+    store,
+    user: User,
+    number: int,
+    *,
+    entity=None,
+    op=None,
+    rid=None,
+    limit=500,
+    per_entity: int | None = WOULD_DELETE_SHOWN,
+) -> dict:
+    """A run with its changes (an `ok` run), or what it would have deleted and the commands
+    to see and allow it (a `stopped` run): `per_entity` caps the IDs listed per entity."""
     try:
         info = store.run(number)
     except NoResultFound:
@@ -69,12 +88,15 @@ def run(store, user: User, number: int, *, entity=None, op=None, rid=None, limit
     if not user.sees(info["school"]):
         raise HTTPException(404, "no such run")
     filters = dict(entity=entity or None, op=op or None, rid=rid or None)
-    out = {"run": info, "changes": [], "summary": None, "allow": None}
+    out = {"run": info, "changes": [], "summary": None, "allow": None, "would_delete": {}}
     if info["status"] == "ok":
         out["summary"] = store.change_summary(info["school"], number, **filters)
         out["changes"] = store.changes(info["school"], number, **filters, limit=limit)
     if info["status"] == "stopped":
         school, conn = info["school"], info["connector"]
+        out["would_delete"] = store.would_delete(
+            number, entity=filters["entity"], rid=filters["rid"], per_entity=per_entity
+        )
         out["allow"] = {
             "see": f"mis-sync run {conn} --school {school} --dry-run --json",
             "allow": f"mis-sync run {conn} --school {school} --allow-mass-delete",

@@ -112,7 +112,7 @@ def school_page(request: Request, key: str, user: Viewer):
 @router.get("/runs/{number}", response_class=HTMLResponse, include_in_schema=False)
 def run_page(
     request: Request,
-    number: int,
+    number: content.RunNumber,
     user: Viewer,
     entity: str = "",
     op: str = "",

@@ -147,3 +147,45 @@ def test_a_dry_run_the_safeguard_would_stop_lists_the_deletes_and_exits_3(school
         sum(1 for e in body["changes"] if e["entity"] == "students" and e["op"] == "delete") == 12
     )
     assert [r["run"] for r in school.json("runs")] == [1]  # nothing written, no run recorded
+
+
+def test_changes_of_a_stopped_run_say_what_it_would_have_deleted(school):
+    pupils = [_student(f"5{n:03}", "Kit", f"S{n}") for n in range(12)]
+    school.data["students"] += pupils
+    school.data["classes"].append(
+        _class("C50", "7B", "Teaching set", [p["StudentID"] for p in pupils], staff=["T40"])
+    )
+    school.run()
+    school.data = {**school.data, "students": school.data["students"][:3]}
+    assert school.run().exit_code == 3
+    [stopped, _] = school.json("runs")
+    assert stopped["status"] == "stopped"
+    run = str(stopped["run"])
+
+    result = school("changes", "--run", run)
+    assert result.exit_code == 0, result.stderr
+    assert f"demo-integris: run {run} was stopped by the safeguard and wrote nothing" in (
+        result.stdout
+    )
+    assert "  students: 12 would have deleted\n  classes: 1 would have deleted\n" in (result.stdout)
+    rows = table_rows(result.stdout)
+    # the pupils' empty class would have gone with them
+    assert rows == [*(["students", f"5{n:03}"] for n in range(12)), ["classes", "C50"]]
+    assert "Kit" not in result.stdout  # keys only: no name of the pupils
+    capped = school("changes", "--run", run, "--limit", "5")
+    assert len(table_rows(capped.stdout)) == 5 and "8 more, use --limit" in capped.stdout
+
+    events = school.json("changes", "--run", run)
+    assert events[0] == {
+        "run": stopped["run"],
+        "entity": "students",
+        "id": "5000",
+        "op": "would-delete",
+        "changes": {},
+    }
+    assert len(events) == 13 and {e["op"] for e in events} == {"would-delete"}
+    assert [e["id"] for e in school.json("changes", "--run", run, "--id", "5003")] == ["5003"]
+    assert school.json("changes", "--run", run, "--op", "insert") == []
+    assert len(school.json("changes", "--run", run, "--op", "delete")) == 13
+    assert school.json("changes", "--run", run, "--entity", "teachers") == []
+    assert [e["id"] for e in school.json("changes", "--run", run, "--entity", "classes")] == ["C50"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -30,6 +31,7 @@ PAGES = [
 API = [
     "/api/schools",
     "/api/schools/demo-integris/runs",
+    "/api/runs/1",
     "/api/runs/1/changes",
     "/api/schools/demo-integris/worklist",
     "/api/openapi.json",
@@ -159,6 +161,51 @@ def test_a_stopped_run_shows_its_message_and_the_command_to_allow_it(web):
     assert rows[2][3] == "stopped"
 
 
+def stopped_run(store, students: int = 120) -> int:
+    """A run the safeguard stopped, with the keys it would have deleted (as fail_run keeps
+    them when the pipeline stops a run)."""
+    run = store.start_run("demo-integris", "integris")
+    keys = [("students", f"7{n:03}") for n in range(students)] + [("contacts", "9001-1")]
+    message = f"stopped before writing: this run would delete {students} of 130 students"
+    store.fail_run(run, "stopped", message, would_delete=keys)
+    return run
+
+
+def test_a_stopped_run_shows_what_it_would_have_deleted_grouped_and_capped(web):
+    run = stopped_run(web.state.store)
+    op = login(web)
+    html = op.get(f"/runs/{run}").text
+    shown = text(html)
+    assert "What it would have deleted" in shown
+    assert "students: 120" in shown and "contacts: 1" in shown
+    assert "and 20 more: mis-sync changes --school demo-integris --run" in shown
+    listed = re.findall(r'href="/schools/demo-integris/records/students/(\w+)"', html)
+    assert listed == [f"7{n:03}" for n in range(content.WOULD_DELETE_SHOWN)]
+    assert 'href="/schools/demo-integris/records/contacts/9001-1"' in html
+    assert "mis-sync run integris --school demo-integris --allow-mass-delete" in html
+    only = text(op.get(f"/runs/{run}?entity=contacts").text)
+    assert "contacts: 1" in only and "students: 120" not in only
+
+    body = op.get(f"/api/runs/{run}").json()
+    assert (body["status"], body["run"]) == ("stopped", run)
+    assert body["would_delete"]["students"]["count"] == 120
+    assert body["would_delete"]["students"]["ids"] == [f"7{n:03}" for n in range(120)]
+    assert body["would_delete"]["contacts"] == {"count": 1, "ids": ["9001-1"]}
+    capped = op.get(f"/api/runs/{run}?limit=5").json()["would_delete"]["students"]
+    assert (capped["count"], len(capped["ids"])) == (120, 5)
+    assert op.get("/api/runs/1").json()["would_delete"] == {}  # a successful run
+    assert login(web, "elm-dm").get(f"/api/runs/{run}").status_code == 404
+
+
+def test_a_run_stopped_before_the_store_kept_its_list_says_so(web):
+    store = web.state.store
+    run = store.start_run("demo-integris", "integris")
+    store.fail_run(run, "stopped", "stopped before writing: this run would delete 40 of 50")
+    shown = text(login(web).get(f"/runs/{run}").text)
+    assert "The store kept no list of what this run would have deleted" in shown
+    assert "What it would have deleted" not in shown
+
+
 def test_record_search_by_name_is_a_post_and_finds_by_id_too(web, caplog):
     caplog.set_level(logging.DEBUG)
     op = login(web)
@@ -283,6 +330,7 @@ OTHER_SCHOOL = [
     "/api/schools/demo-integris/runs",
     "/api/runs/1/changes",
     "/api/schools/demo-integris/worklist",
+    "/api/runs/1",
     "/schools/nowhere",
     "/runs/999",
 ]
@@ -345,6 +393,7 @@ def test_the_api_gives_the_cli_json_shapes(web):
     assert set(schema["paths"]) == {
         "/api/schools",
         "/api/schools/{key}/runs",
+        "/api/runs/{number}",
         "/api/runs/{number}/changes",
         "/api/schools/{key}/worklist",
     }
