@@ -5,6 +5,8 @@
 Content-Security-Policy and `Cache-Control: no-store` (pages hold pupils' personal data);
 templates escape everything; forms carry a CSRF token (fastapi-csrf-protect, double submit);
 the access log is off, because a URL may hold a record's ID and a log should not hold more.
+Errors are JSON under /api/ and HTML pages elsewhere; a 500 carries nothing of its exception
+(errors.py).
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import secrets
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_csrf_protect import CsrfProtect
 from fastapi_csrf_protect.exceptions import CsrfProtectError
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from . import errors
 from .auth import LoginRequired, User
 
 CSP = (
@@ -69,7 +74,10 @@ def create_app(store, config, users: dict[str, User], *, secure_cookies: bool = 
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - a bug: a page without its text (errors.py)
+            response = errors.on_crash(request, exc)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         return response
@@ -86,10 +94,13 @@ def create_app(store, config, users: dict[str, User], *, secure_cookies: bool = 
 
     @app.exception_handler(CsrfProtectError)
     async def _csrf(request: Request, exc: CsrfProtectError):
-        return JSONResponse(
-            {"detail": "the form's security token is missing or expired; reload the page"},
-            status_code=403,
-        )
+        reason = "the form's security token is missing or expired; reload the page"
+        if errors.is_api(request):
+            return JSONResponse({"detail": reason}, status_code=403)
+        return errors.page(request, 403, reason)
+
+    app.add_exception_handler(HTTPException, errors.on_http_error)
+    app.add_exception_handler(RequestValidationError, errors.on_invalid)
 
     app.include_router(pages.router)
     app.include_router(api.router)
