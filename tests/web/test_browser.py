@@ -38,7 +38,8 @@ SHOTS = (
     if "MIS_SYNC_SCREENSHOTS" in os.environ
     else None
 )
-DOCS = {"fleet", "school", "run", "teachers", "parents"}  # the pages docs/dashboard.md shows
+# the pages docs/dashboard.md shows
+DOCS = {"fleet", "school", "run", "stopped", "teachers", "parents"}
 pytestmark = [
     pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium (.ci/run installs)"),
     pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
@@ -149,3 +150,24 @@ def test_set_a_teachers_room_and_download_export_parents(page, web, tmp_path):
     assert saved.read_text(encoding="utf-8") == cli.stdout
     ids = page.locator("#data tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
     assert ids == [p["id"] for p in store.export_parents("demo-integris")]
+
+
+def test_a_stopped_run_shows_what_it_would_have_deleted(page, web):
+    from .test_pages import stopped_run
+
+    store = web.state.store
+    run = stopped_run(store)
+    _log_in(page)
+    page.goto(f"{page.base}/runs/{run}")
+    page.snap("stopped")
+    assert page.inner_text("#run-status") == "stopped"
+    students = page.locator("#would-delete-students")
+    assert students.locator(".count").inner_text() == "120"
+    listed = students.locator("ul.ids li").all_inner_texts()
+    held = store.would_delete(run, per_entity=len(listed))["students"]["ids"]
+    assert listed == held and len(listed) == 100
+    assert "and 20 more" in students.locator(".more").inner_text()
+    assert page.locator("#would-delete-contacts li").all_inner_texts() == ["9001-1"]
+    assert "--allow-mass-delete" in page.inner_text("#allow")
+    students.locator("a", has_text="7005").click()  # each ID leads to its record
+    page.wait_for_url(f"{page.base}/schools/demo-integris/records/students/7005")
