@@ -225,11 +225,7 @@ class Queries:
         The `left_out` table is what that run left it: each run replaces its school's rows.
         """
         lo = t.left_out.c
-        where = [lo.school == school]
-        if entity:
-            where.append(lo.entity == entity)
-        if rid:
-            where.append(id_matches(lo.id, rid))
+        where = [lo.school == school, *narrowed(t.left_out, entity, rid)]
         order = {e: n for n, e in enumerate(ENTITIES)}
         with self.engine.connect() as conn:
             run = self._run_or_latest(conn, school, None)
@@ -312,17 +308,24 @@ def id_matches(column, given: str):
     )
 
 
+def narrowed(table, entity: str | None, rid: str | None) -> list:
+    """`--entity` and `--id` as every listing takes them, over a table with `entity` and `id`
+    columns: the conditions to add (none for a filter not given)."""
+    where = []
+    if entity:
+        where.append(table.c.entity == entity)
+    if rid:
+        where.append(id_matches(table.c.id, rid))
+    return where
+
+
 def _event_filter(run: int, school, entity, op, rid):
     e = t.events.c
-    where = [e.run == run]
+    where = [e.run == run, *narrowed(t.events, entity, rid)]
     if school:
         where.append(e.school == school)
-    if entity:
-        where.append(e.entity == entity)
     if op:
         where.append(e.op == op)
-    if rid:
-        where.append(id_matches(e.id, rid))
     return and_(*where)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from ..schema import ENTITIES
 from . import tables as t
-from .queries import id_matches
+from .queries import narrowed
 
 WOULD_DELETE = "would-delete"  # the op `changes --json` gives a stopped run's keys
 
@@ -63,11 +63,7 @@ class Stopped:
         (the count stays whole), so a page of 30,000 would-be deletes stays small.
         """
         s = t.stopped_deletes.c
-        where = [s.run == run]
-        if entity:
-            where.append(s.entity == entity)
-        if rid:
-            where.append(id_matches(s.id, rid))
+        where = [s.run == run, *narrowed(t.stopped_deletes, entity, rid)]
         with self.engine.connect() as conn:
             counts = dict(
                 conn.execute(select(s.entity, func.count()).where(*where).group_by(s.entity)).all()
