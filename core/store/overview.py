@@ -3,7 +3,8 @@
 Read-only, bounded queries (a fixed number per page, each with a limit), so the fleet page of
 500 schools stays fast (benchmarks/web.py). `Store` gets these by inheriting `Overview`; the
 CLI may call them too. Kept counts per run come from the run's stored summary (`kept`, written
-by `Store.apply`); runs stored before it was written show none.
+by `Store.apply`); runs stored before it was written got theirs from migration 0007, summed
+from their events.
 """
 
 from __future__ import annotations
