@@ -217,22 +217,40 @@ def outcome(database: str, keys: list[str]) -> dict[str, int]:
     return counts
 
 
-def run_cli(config: Path, jobs: int, env: dict, profile: str | None) -> tuple[float, float, int]:
+def run_cli(
+    config: Path, jobs: int, processes: int, env: dict, profile: str | None
+) -> tuple[float, float, int, float]:
+    """`mis-sync run integris --jobs N`, or `processes` of them at once, one per `--shard`.
+
+    Returns the wall time, the peak RSS (summed over the processes: the whole run's), the
+    worst exit code, and the CPU seconds of every process together."""
     argv = [sys.executable, "-m", "mis_sync.core.cli", "--config", str(config)]
     if profile:  # py-spy: collapsed stacks of the thread holding the GIL (it slows the run)
         spy = Path(sys.executable).parent / "py-spy"
         argv = [str(spy), "record", "--gil", "-r", "50", "-f", "raw", "-o", profile, "--", *argv]
     argv += ["run", "integris", "--jobs", str(jobs)]
+    shards = (
+        [[]]
+        if processes == 1
+        else [["--shard", f"{i}/{processes}"] for i in range(1, 1 + processes)]
+    )
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
+    procs = [
+        subprocess.Popen(
+            [*argv, *shard], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for shard in shards
+    ]
+    errors = [proc.stderr.read().decode() for proc in procs]
+    ended = [os.wait4(proc.pid, 0) for proc in procs]
     elapsed = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code:
-        lines = err.strip().splitlines()
-        print(f"  exit {code}; {len(lines)} error lines, first: {lines[:1]}", file=sys.stderr)
-    return elapsed, usage.ru_maxrss / 1024, code, _cpu_seconds(usage)
+    codes = [os.waitstatus_to_exitcode(status) for _, status, _ in ended]
+    for code, err in zip(codes, errors, strict=True):
+        if code:
+            lines = err.strip().splitlines()
+            print(f"  exit {code}; {len(lines)} error lines, first: {lines[:1]}", file=sys.stderr)
+    rss = sum(usage.ru_maxrss for _, _, usage in ended) / 1024
+    return elapsed, rss, max(codes), sum(_cpu_seconds(usage) for _, _, usage in ended)
 
 
 def run_workers(
@@ -294,7 +312,9 @@ def bench(args, base_url: str, database: str, pg: str | None, work: Path) -> lis
             with watch.watching():
                 if args.mode == "cli":
                     profile = f"{args.profile}-{phase}.txt" if args.profile else None
-                    elapsed, rss, code, cpu = run_cli(config, args.jobs, env, profile)
+                    elapsed, rss, code, cpu = run_cli(
+                        config, args.jobs, args.processes, env, profile
+                    )
                 else:
                     elapsed, rss, code, cpu = run_workers(
                         config, args.workers, env, database, keys, runs_each
@@ -346,6 +366,9 @@ def main() -> None:
     parser.add_argument("--store", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--mode", choices=("cli", "workers"), default="cli")
     parser.add_argument("--jobs", type=int, default=16, help="--jobs of mis-sync run")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="mis-sync run processes, one --shard each"
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes (--mode workers)")
     parser.add_argument("--page-limit", type=int, default=0, help="page_limit; 0: the default")
     parser.add_argument("--repeat", type=int, default=3)
@@ -354,6 +377,8 @@ def main() -> None:
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile and args.processes > 1:
+        parser.error("--profile records one process: leave --processes at 1")
     if args.serve:
         return serve_fleet(args)
     server = subprocess.Popen(
@@ -365,11 +390,14 @@ def main() -> None:
     try:
         base_url = server.stdout.readline().strip()
         load = os.getloadavg()[0]
+        cli = f"--jobs {args.jobs}" + (
+            f" in each of {args.processes} processes (--shard)" if args.processes > 1 else ""
+        )
         print(
             f"{args.schools} schools (sizes {school_sizes()[0]}-{school_sizes()[-1]} pupils),"
             f" {args.latency_ms:g} ms, {args.mbit:g} Mbit/s, API limit {args.api_in_flight}"
             f" per client; {args.store} store; {args.mode}"
-            f" ({f'--jobs {args.jobs}' if args.mode == 'cli' else f'{args.workers} workers'});"
+            f" ({cli if args.mode == 'cli' else f'{args.workers} workers'});"
             f" load average {load:.1f}",
             flush=True,
         )

@@ -54,7 +54,12 @@ def _import_pipeline(*, tls: bool):
     show_default=True,
     help="Schools synced at once.",
 )
-def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs):
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Only the I-th of N equal shares of the schools (1/2, 2/2: two processes).",
+)
+def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait, jobs, shard):
     """Run one sync: fetch, map, filter, diff and store."""
     pipeline = _import_pipeline(tls=not demo)  # the demo's fake needs no TLS
     from .. import plugins
@@ -62,6 +67,7 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
     from ..errors import ConfigError
 
     config = ctx.config
+    share = _shard(shard, school, demo)
     plugins.require_installed(connector)  # before anything else: `run intgris` is a typo
     transport = None
     if demo:
@@ -78,6 +84,13 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
         keys = sorted(k for k, v in config.schools.items() if v.get("connector") == connector)
         if not keys:
             raise ConfigError(_no_school_uses(config, connector))
+        if share is not None:
+            index, count = share
+            keys = keys[index - 1 :: count]
+            if not keys:
+                raise ConfigError(
+                    f"--shard {shard}: no school is in this share of the {connector} schools"
+                )
     store = pipeline.open_store(config.database, dry_run=dry_run, jobs=min(jobs, len(keys)))
     options = dict(
         transport=transport, dry_run=dry_run, allow_mass_delete=allow_mass_delete, wait=wait
@@ -88,6 +101,25 @@ def run(ctx: Context, connector, school, demo, dry_run, allow_mass_delete, wait,
         _interrupted(store, keys)
     finally:
         _exit_uninterrupted()
+
+
+def _shard(text: str | None, school: str | None, demo: bool) -> tuple[int, int] | None:
+    """`--shard I/N`: the schools at positions I, I+N, I+2N, ... of the sorted keys.
+
+    Why: one process syncs on about one core (the GIL); N processes, one per share, use N
+    cores (docs/scaling.md). Shares are fixed by the config alone, so N cron lines with
+    1/N ... N/N sync every school exactly once, whatever order they start in.
+    """
+    from ..errors import ConfigError
+
+    if text is None:
+        return None
+    if school is not None or demo:
+        raise ConfigError("--shard takes a share of every school; not with --school or --demo")
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count) <= 1000):
+        raise ConfigError(f"--shard {text!r}: give I/N with 1 <= I <= N, e.g. 1/2")
+    return int(index), int(count)
 
 
 def _exit_uninterrupted() -> None:

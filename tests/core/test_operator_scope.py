@@ -266,3 +266,39 @@ def test_a_run_that_does_not_exist_or_cannot_is_exit_2(trust, mis_sync, number):
         assert "school 'north' has no run 99999;" in one_line(result)
     else:
         assert "Invalid value for '--run'" in result.stderr
+
+
+# -- --shard: a share of the schools, for one process per core ------------------------------
+
+
+def test_shards_sync_every_school_exactly_once(tmp_path, db_url, mis_sync):
+    config = tmp_path / "trust.toml"
+    config.write_text(trust_config(db_url))
+    first = mis_sync("--config", str(config), "--json", "run", "oneroster", "--shard", "1/2")
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["school"] == "north"  # sorted keys: north, south
+    second = mis_sync("--config", str(config), "--json", "run", "oneroster", "--shard", "2/2")
+    assert second.exit_code == 0, second.stderr
+    runs = json.loads(mis_sync("--config", str(config), "--json", "runs").stdout)
+    assert sorted(r["school"] for r in runs) == ["north", "south"]
+    assert {r["status"] for r in runs} == {"ok"}
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--shard", "0/2"], "--shard '0/2': give I/N with 1 <= I <= N"),
+        (["--shard", "3/2"], "--shard '3/2': give I/N with 1 <= I <= N"),
+        (["--shard", "half"], "--shard 'half': give I/N with 1 <= I <= N"),
+        (["--shard", "3/3"], "--shard 3/3: no school is in this share of the oneroster schools"),
+        (["--shard", "1/2", "--school", "north"], "not with --school or --demo"),
+    ],
+)
+def test_a_wrong_shard_is_exit_2_in_one_line_and_runs_nothing(tmp_path, mis_sync, args, says):
+    database = tmp_path / "trust.db"
+    config = tmp_path / "trust.toml"
+    config.write_text(trust_config(f"sqlite:///{database}"))
+    result = mis_sync("--config", str(config), "run", "oneroster", *args)
+    assert result.exit_code == 2
+    assert says in one_line(result)
+    assert not database.exists()
