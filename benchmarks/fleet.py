@@ -184,7 +184,7 @@ def fresh_store(database: str) -> None:
     """An empty store, its schema created before the clock starts."""
     from sqlalchemy import create_engine, text
 
-    from mis_sync.core.store import Store
+    from mis_sync.core.store import Store, views
     from mis_sync.core.store.tables import metadata
 
     if database.startswith("sqlite:///"):
@@ -195,6 +195,7 @@ def fresh_store(database: str) -> None:
     else:
         engine = create_engine(database)
         with engine.begin() as conn:
+            views.drop(conn)  # they depend on the tables
             metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         engine.dispose()
