@@ -14,7 +14,7 @@ import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import msgspec
 
@@ -168,7 +168,9 @@ def _warn_if_world_readable(path: Path, database: str) -> None:
     over a file mode. The password itself is never shown.
     """
     try:
-        password = urlsplit(database).password
+        parts = urlsplit(database)
+        in_query = any(k.lower() == "password" for k, _ in parse_qsl(parts.query))
+        password = parts.password or in_query
         mode = path.stat().st_mode
     except (OSError, ValueError):
         return
@@ -235,9 +237,15 @@ def without_credentials(value: str) -> str | None:
         parts = urlsplit(value)
     except ValueError:
         return None
-    if not parts.scheme or "@" not in parts.netloc:
-        return None
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    if "@" in parts.netloc:  # scheme://user:pw@host/..., or //user:pw@host/... with none
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    # no scheme at all: user:pw@host/... (urlsplit reads "user" as the scheme). A password
+    # is what makes it a credential here: an email address has no ":" before its "@".
+    authority = value.split("/", 1)[0]
+    user, at, host = authority.rpartition("@")
+    if at and ":" in user:
+        return host + value[len(authority) :]
+    return None
 
 
 def secret_from_env(school: School, variable: str | None, key: str) -> str:

@@ -183,12 +183,29 @@ def given_id(value: str | None, name: str = "ID") -> str | None:
     would hide a script's unset variable behind a plausible reply. Every command that takes
     an ID checks it here; None (an option left out) passes.
     """
-    if value is None or value.strip():
-        return value
     from ..errors import ConfigError
 
-    state = "empty" if value == "" else "blank"
-    raise ConfigError(f"{name} {value!r} is {state}: give the record's ID as the MIS gives it")
+    if value is None:
+        return value
+    if not value.strip():
+        state = "empty" if value == "" else "blank"
+        raise ConfigError(f"{name} {value!r} is {state}: give the record's ID as the MIS gives it")
+    if not value.isprintable() or not _is_utf8(value):
+        # bytes that are not UTF-8 (the shell passes them as surrogates) or a control
+        # character: no MIS ID holds one, and it would break the one-line output
+        raise ConfigError(
+            f"{name} {value!r} holds a control"
+            " character or bytes that are not UTF-8: give the record's ID as the MIS gives it"
+        )
+    return value
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _context() -> Context:

@@ -117,7 +117,8 @@ def _shard(text: str | None, school: str | None, demo: bool) -> tuple[int, int] 
     if school is not None or demo:
         raise ConfigError("--shard takes a share of every school; not with --school or --demo")
     index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count) <= 1000):
+    ascii_digits = all(part.isascii() and part.isdigit() for part in (index, count))
+    if not (ascii_digits and 1 <= int(index) <= int(count) <= 1000):
         raise ConfigError(f"--shard {text!r}: give I/N with 1 <= I <= N, e.g. 1/2")
     return int(index), int(count)
 

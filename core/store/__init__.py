@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, event
 from . import migrate
 from .duplicates import Duplicates
 from .edits import Edits
-from .engine import check_sqlite_path, database_url, missing_driver, sqlite_pragmas
+from .engine import check_sqlite_path, database_url, missing_driver, shown, sqlite_pragmas
 from .lifecycle import Lifecycle
 from .overview import Overview
 from .person import People
@@ -51,7 +51,7 @@ class Store(Writes, Edits, Lifecycle, People, Queries, Duplicates, Overview, Sto
         # code it landed on, the caller can ask the runs table whether that run was stored
         self.started: dict[str, int] = {}
         parsed = database_url(url)
-        self.where = parsed.render_as_string(hide_password=True)
+        self.where = shown(parsed)
         backend = parsed.get_backend_name()
         # pre-ping: a pooled connection the server closed (a restart, idle_session_timeout)
         # is replaced, not handed to a run (hidden parameters: see create_engine below)

@@ -34,22 +34,30 @@ def database_url(url: str) -> URL:
         parsed = parsed.set(drivername="postgresql+psycopg")
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED:
-        shown = parsed.render_as_string(hide_password=True)
         raise ConfigError(
-            f"database {shown}: {backend} is not supported; use SQLite (sqlite:///path)"
+            f"database {shown(parsed)}: {backend} is not supported; use SQLite (sqlite:///path)"
             " or PostgreSQL (postgresql://user@host/db)"
         )
     return parsed
 
 
+def shown(parsed: URL) -> str:
+    """The URL as messages may show it: its password masked, in the user part or in the
+    query (`?password=`, which libpq takes too)."""
+    secret = [k for k in parsed.query if k.lower() == "password"]
+    text = parsed.difference_update_query(secret).render_as_string(hide_password=True)
+    masked = "&".join(f"{k}=***" for k in secret)
+    return f"{text}{'&' if '?' in text else '?'}{masked}" if secret else text
+
+
 def missing_driver(parsed: URL, exc: ModuleNotFoundError) -> EnvironmentProblem:
-    shown = parsed.render_as_string(hide_password=True)
+    where = shown(parsed)
     hint = (
         "pip install 'mis-sync[postgres]'"
         if exc.name == "psycopg"
         else "install it, or use postgresql:// with pip install 'mis-sync[postgres]'"
     )
-    return EnvironmentProblem(f"database {shown}: driver {exc.name} is not installed; {hint}")
+    return EnvironmentProblem(f"database {where}: driver {exc.name} is not installed; {hint}")
 
 
 def check_sqlite_path(where: str, path: str, create: bool) -> None:

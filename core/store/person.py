@@ -24,8 +24,9 @@ class People:
         """Everything stored about one pupil, contact or teacher: a subject access request.
 
         Their record (also when soft-deleted) and their contact links, the local fields and
-        left-out reasons of each, every event about them (erased values stay erased), and
-        the classes and groups whose membership lists name them. ConfigError when the store
+        left-out reasons of each, every event about them (erased values stay erased), the
+        stopped runs that would have deleted them, and the classes and groups whose
+        membership lists name them. ConfigError when the store
         holds nothing about them.
         """
         with self.engine.connect() as conn:
@@ -66,8 +67,17 @@ class People:
                     .order_by(ev.event)
                 ).mappings()
             ]
+            sd = t.stopped_deletes.c
+            would_delete = [
+                {"run": run, "entity": e, "id": i}
+                for run, e, i in conn.execute(
+                    select(sd.run, sd.entity, sd.id)
+                    .where(sd.school == school, tuple_(sd.entity, sd.id).in_(keys))
+                    .order_by(sd.run, sd.entity, sd.id)
+                )
+            ]
             member_of = _member_of(conn, school, entity, rid)
-        if not (records or local or left_out or events):
+        if not (records or local or left_out or events or would_delete):
             raise ConfigError(f"school {school!r}: nothing is stored about {entity} {rid!r}")
         return {
             "school": school,
@@ -78,6 +88,8 @@ class People:
             "left_out": left_out,
             "events": events,
             "member_of": member_of,
+            # stopped runs that would have deleted them (store/stopped.py): keys only
+            "would_delete": would_delete,
         }
 
 

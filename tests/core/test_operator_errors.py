@@ -128,6 +128,16 @@ def test_a_postgres_url_is_taken_as_postgresql(mis_sync, pg_url):
         ("sqlite:///not-a-db.txt", ["run", "oneroster"], "file is not a database"),
         ("sqlite://", ["runs"], "holds no mis-sync tables"),
         ("not a url at all", ["runs"], "database: not a database URL (sqlite:///path"),
+        (
+            f"postgresql://postgres@127.0.0.1:1/x?password={PASSWORD}",
+            ["runs"],
+            "database postgresql+psycopg://postgres@127.0.0.1:1/x?password=***:",
+        ),
+        (
+            f"postgresql://postgres@127.0.0.1:1/x?PASSWORD={PASSWORD}",
+            ["run", "oneroster"],
+            "database postgresql+psycopg://postgres@127.0.0.1:1/x?PASSWORD=***:",
+        ),
     ],
     ids=[
         "mysql",
@@ -139,6 +149,8 @@ def test_a_postgres_url_is_taken_as_postgresql(mis_sync, pg_url):
         "not-db-run",
         "memory-read",
         "not-a-url",
+        "password-in-query-read",
+        "password-in-query-run",
     ],
 )
 def test_a_database_that_cannot_be_used_is_exit_2_in_one_line(mis_sync, database, args, message):

@@ -42,6 +42,26 @@ def test_an_empty_or_blank_id_is_a_usage_error_naming_it(trust, mis_sync, comman
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "given, shown",
+    [("s01\n", "'s01\\n'"), ("\udcff\udcfe", "'\\udcff\\udcfe'"), ("a\x1b[2J", "'a\\x1b[2J'")],
+    ids=["newline", "not-utf8", "escape"],
+)
+@pytest.mark.parametrize("command", TAKING_AN_ID)
+def test_an_id_with_a_control_character_or_not_utf8_is_a_usage_error(
+    trust, mis_sync, command, given, shown
+):
+    """Such an ID names no record and would break the one-line output (or crash it)."""
+    template, name = TAKING_AN_ID[command]
+    args = [a.replace("{id}", given) for a in template]
+    result = mis_sync("--config", str(trust), *args, "--school", "north")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert one_line(result) == (
+        f"mis-sync: error: {name} {shown} holds a control character or bytes that are not"
+        " UTF-8: give the record's ID as the MIS gives it"
+    )
+
+
 def test_an_id_with_spaces_around_it_is_still_looked_up(trust, mis_sync):
     """Only an ID that is nothing but blanks is refused: the MIS's own IDs are kept as given."""
     result = mis_sync("--config", str(trust), "explain", "students", " s01", "--school", "north")
@@ -72,8 +92,10 @@ ALL_READING_THE_CONFIG = [
             f"https://a:{PASSWORD}@b@datashare.example.org:8443/api",
             "https://datashare.example.org:8443/api",
         ),
+        (f"//sync:{PASSWORD}@datashare.example.org/api", "//datashare.example.org/api"),
+        (f"sync:{PASSWORD}@datashare.example.org/api", "datashare.example.org/api"),
     ],
-    ids=["user-and-password", "user", "at-in-password"],
+    ids=["user-and-password", "user", "at-in-password", "no-scheme", "no-scheme-no-slashes"],
 )
 @pytest.mark.parametrize("args", ALL_READING_THE_CONFIG, ids=lambda a: "-".join(a))
 def test_a_url_with_credentials_is_refused_by_every_command_naming_file_line_and_key(
@@ -90,6 +112,14 @@ def test_a_url_with_credentials_is_refused_by_every_command_naming_file_line_and
     )
     assert PASSWORD not in result.stdout + result.stderr
     assert "sync@" not in result.stdout + result.stderr
+
+
+def test_an_email_address_in_an_option_is_not_taken_for_a_credential():
+    from mis_sync.core.config import without_credentials
+
+    assert without_credentials("data.manager@example.org") is None
+    assert without_credentials("https://datashare.example.org/api") is None
+    assert without_credentials("sync:pw@datashare.example.org") == "datashare.example.org"
 
 
 def test_the_http_client_applies_the_same_rule():

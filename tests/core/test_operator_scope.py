@@ -290,6 +290,8 @@ def test_shards_sync_every_school_exactly_once(tmp_path, db_url, mis_sync):
         (["--shard", "0/2"], "--shard '0/2': give I/N with 1 <= I <= N"),
         (["--shard", "3/2"], "--shard '3/2': give I/N with 1 <= I <= N"),
         (["--shard", "half"], "--shard 'half': give I/N with 1 <= I <= N"),
+        (["--shard", "\u00b2/3"], "--shard '\u00b2/3': give I/N with 1 <= I <= N"),
+        (["--shard", "\uff11/\uff12"], "--shard '\uff11/\uff12': give I/N with 1 <= I <= N"),
         (["--shard", "3/3"], "--shard 3/3: no school is in this share of the oneroster schools"),
         (["--shard", "1/2", "--school", "north"], "not with --school or --demo"),
     ],

@@ -97,3 +97,10 @@ def test_forget_removes_the_persons_key_and_no_other_schools(store):
     assert "X25" not in store.would_delete(run)["students"]["ids"]
     assert store.would_delete(run)["students"]["count"] == 9
     assert "X25" in store.would_delete(other)["students"]["ids"]
+
+
+def test_the_subject_access_export_lists_the_stopped_runs_that_would_have_deleted_them(store):
+    run = stop_a_run(store)
+    answer = store.person("s1", "students", "X25")
+    assert answer["would_delete"] == [{"run": run, "entity": "students", "id": "X25"}]
+    assert store.person("s1", "students", "X05")["would_delete"] == []  # still sent

@@ -178,7 +178,10 @@ def test_a_stopped_run_shows_what_it_would_have_deleted_grouped_and_capped(web):
     shown = text(html)
     assert "What it would have deleted" in shown
     assert "students: 120" in shown and "contacts: 1" in shown
-    assert "and 20 more: mis-sync changes --school demo-integris --run" in shown
+    assert (
+        f"and 20 more: mis-sync changes --school demo-integris --run {run} --entity students"
+        " --limit 120 lists them all" in shown
+    )
     listed = re.findall(r'href="/schools/demo-integris/records/students/(\w+)"', html)
     assert listed == [f"7{n:03}" for n in range(content.WOULD_DELETE_SHOWN)]
     assert 'href="/schools/demo-integris/records/contacts/9001-1"' in html
