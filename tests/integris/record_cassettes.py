@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import msgspec
+import yaml
 
 from mis_sync.connectors.integris import wire
 from mis_sync.connectors.integris.demo import generate_school
@@ -86,6 +87,26 @@ def record_fake() -> None:
         with serve(fake(generate_school(PUPILS), faults=faults)) as base_url:
             school_options = options(base_url=base_url, page_limit=50)
             record(FOLDER / f"{name}.yaml", school_options, [SECRET, CLIENT_ID])
+        if faults:
+            complete_from(FOLDER / f"{name}.yaml", FOLDER / "clean.yaml")
+
+
+def complete_from(path: Path, clean: Path) -> None:
+    """Add to a failing scenario's cassette every request of the clean one that it lacks.
+
+    The six resources are fetched at once, and a failure stops the others at their next
+    request: which of their requests were made before the stop depends on the threads'
+    timing, while recording and again while replaying. A replay that got further than the
+    recording would fail on a request the cassette lacks instead of on the fault it is
+    about. The clean scenario serves the same school, so its answers are the ones the fake
+    would have given.
+    """
+    held = yaml.safe_load(path.read_text())
+    have = {(i["request"]["method"], i["request"]["uri"]) for i in held["interactions"]}
+    for interaction in yaml.safe_load(clean.read_text())["interactions"]:
+        if (interaction["request"]["method"], interaction["request"]["uri"]) not in have:
+            held["interactions"].append(interaction)
+    path.write_text(yaml.safe_dump(held, sort_keys=False))
 
 
 def record_real(args: argparse.Namespace) -> None:
