@@ -182,10 +182,8 @@ class ConnectionWatch:
 
 def fresh_store(database: str) -> None:
     """An empty store, its schema created before the clock starts."""
-    from sqlalchemy import create_engine, text
-
-    from mis_sync.core.store import Store, views
-    from mis_sync.core.store.tables import metadata
+    from mis_sync.core.store import Store
+    from tests.pgserver import drop_schema
 
     if database.startswith("sqlite:///"):
         path = Path(database.removeprefix("sqlite:///"))
@@ -193,12 +191,7 @@ def fresh_store(database: str) -> None:
             if leftover.is_file():
                 leftover.unlink()
     else:
-        engine = create_engine(database)
-        with engine.begin() as conn:
-            views.drop(conn)  # they depend on the tables
-            metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        engine.dispose()
+        drop_schema(database)
     Store(database).close()
 
 

@@ -21,11 +21,8 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-from mis_sync.core.store import Store, views
-from mis_sync.core.store.tables import metadata
-from tests.pgserver import scratch_database
+from mis_sync.core.store import Store
+from tests.pgserver import drop_schema, scratch_database
 
 BROKER = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,17 +42,8 @@ with ExitStack() as stack:
 """
 
 
-def reset(pg_url: str) -> None:
-    engine = create_engine(pg_url)
-    with engine.begin() as conn:
-        views.drop(conn)  # they depend on the tables
-        metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-
-
 def measure(processes: int, config: Path, keys: list[str], env: dict, pg_url: str) -> float:
-    reset(pg_url)
+    drop_schema(pg_url)
     Store(pg_url).close()  # create the schema before the clock starts
     worker = subprocess.Popen(
         [

@@ -11,13 +11,11 @@ from __future__ import annotations
 import gc
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from mis_sync.core.schema import Dataset
-from mis_sync.core.store import Store, views
-from mis_sync.core.store.tables import metadata
+from mis_sync.core.store import Store
 
-from .pgserver import SERVER, scratch_database
+from .pgserver import SERVER, drop_schema, scratch_database
 
 FREEZE_EVERY = 20  # tests
 
@@ -55,17 +53,10 @@ def pg_url() -> str:
 def reset_postgres(url: str) -> None:
     """Empty this session's database: only ever the suite's own (see pg_url)."""
     assert "mis_sync_test_" in url, url
-    engine = create_engine(url)
     try:
-        with engine.begin() as conn:
-            conn.execute(text("SELECT 1"))
-            views.drop(conn)  # they depend on the tables
-            metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        drop_schema(url)
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same failure
         pytest.fail(f"PostgreSQL at {url} is not reachable: {exc}", pytrace=False)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,7 +3,7 @@
 MIS_SYNC_TEST_PG names a server (its database part, if any, is only where we connect to
 create ours). Each session creates `mis_sync_test_<random>` and drops it at the end, so two
 suites on one server (a developer's and CI's) never drop each other's tables. Used by
-tests/conftest.py and benchmarks/workers.py.
+tests/conftest.py and the benchmarks (workers.py, fleet.py).
 """
 
 from __future__ import annotations
@@ -37,3 +37,19 @@ def scratch_database(prefix: str = "mis_sync_test"):
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:
             admin.dispose()
+
+
+def drop_schema(url: str) -> None:
+    """Drop mis-sync's views, tables and Alembic's version table in the database at `url`
+    (only ever a scratch database of this module's making)."""
+    from mis_sync.core.store import views
+    from mis_sync.core.store.tables import metadata
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            views.drop(conn)  # they depend on the tables
+            metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()

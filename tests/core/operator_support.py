@@ -54,15 +54,20 @@ def mis_sync(tmp_path, monkeypatch):
     return invoke
 
 
-@pytest.fixture
-def trust(tmp_path, db_url, mis_sync):
-    """A config of two schools in `db_url`, synced once; returns the config's path."""
-    path = tmp_path / "etc" / "trust.toml"
-    path.parent.mkdir()
-    path.write_text(trust_config(db_url))
+def synced_trust(folder, database: str, mis_sync):
+    """A config of two schools in `database` at `folder`/trust.toml, synced once."""
+    path = folder / "trust.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(trust_config(database))
     result = mis_sync("--config", str(path), "run", "oneroster")
     assert result.exit_code == 0, result.stderr
     return path
+
+
+@pytest.fixture
+def trust(tmp_path, db_url, mis_sync):
+    """A config of two schools in `db_url`, synced once; returns the config's path."""
+    return synced_trust(tmp_path / "etc", db_url, mis_sync)
 
 
 def one_line(result) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from mis_sync.core.errors import ConfigError
 
-from .operator_support import INTEGRIS, PASSWORD, one_line, trust_config
+from .operator_support import INTEGRIS, PASSWORD, one_line, synced_trust
 
 # the fixtures `mis_sync` and `trust`
 pytest_plugins = ["tests.core.operator_support"]
@@ -34,10 +34,15 @@ def synced_sqlite(tmp_path, mis_sync):
     """The trust of two schools, synced once, on SQLite only: an ID is checked before the
     store is read, so the rule does not depend on the database (the store's own tests run
     on both)."""
-    config = tmp_path / "trust.toml"
-    config.write_text(trust_config(f"sqlite:///{tmp_path / 'trust.db'}"))
-    assert mis_sync("--config", str(config), "run", "oneroster").exit_code == 0
-    return config
+    return synced_trust(tmp_path, f"sqlite:///{tmp_path / 'trust.db'}", mis_sync)
+
+
+def with_id(mis_sync, config, command: str, given: str):
+    """`command` of TAKING_AN_ID with `given` as its ID, for school north; and the name the
+    command's error gives the ID."""
+    template, name = TAKING_AN_ID[command]
+    args = [a.replace("{id}", given) for a in template]
+    return mis_sync("--config", str(config), *args, "--school", "north"), name
 
 
 @pytest.mark.parametrize("given, state", [("", "empty"), ("  \t", "blank")], ids=["empty", "blank"])
@@ -45,9 +50,7 @@ def synced_sqlite(tmp_path, mis_sync):
 def test_an_empty_or_blank_id_is_a_usage_error_naming_it(
     synced_sqlite, mis_sync, command, given, state
 ):
-    template, name = TAKING_AN_ID[command]
-    args = [a.replace("{id}", given) for a in template]
-    result = mis_sync("--config", str(synced_sqlite), *args, "--school", "north")
+    result, name = with_id(mis_sync, synced_sqlite, command, given)
     assert result.exit_code == 2, result.stdout + result.stderr
     assert one_line(result) == (
         f"mis-sync: error: {name} {given!r} is {state}: give the record's ID as the MIS gives it"
@@ -66,10 +69,7 @@ def test_an_id_with_a_control_character_or_not_utf8_is_a_usage_error(
 ):
     """Such an ID names no record and would break the one-line output (or crash it). The
     check comes before the store is read, so one database (SQLite) is enough here."""
-    config = synced_sqlite
-    template, name = TAKING_AN_ID[command]
-    args = [a.replace("{id}", given) for a in template]
-    result = mis_sync("--config", str(config), *args, "--school", "north")
+    result, name = with_id(mis_sync, synced_sqlite, command, given)
     assert result.exit_code == 2, result.stdout + result.stderr
     assert one_line(result) == (
         f"mis-sync: error: {name} {shown} holds a control character or bytes that are not"
