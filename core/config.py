@@ -169,7 +169,7 @@ def _warn_if_world_readable(path: Path, database: str) -> None:
     """
     try:
         parts = urlsplit(database)
-        in_query = any(k.lower() == "password" for k, _ in parse_qsl(parts.query))
+        in_query = any("password" in k.lower() for k, _ in parse_qsl(parts.query))
         password = parts.password or in_query
         mode = path.stat().st_mode
     except (OSError, ValueError):
@@ -240,10 +240,11 @@ def without_credentials(value: str) -> str | None:
     if "@" in parts.netloc:  # scheme://user:pw@host/..., or //user:pw@host/... with none
         return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     # no scheme at all: user:pw@host/... (urlsplit reads "user" as the scheme). A password
-    # is what makes it a credential here: an email address has no ":" before its "@".
-    authority = value.split("/", 1)[0]
+    # and a path are what make it a URL with a credential here: an email address has no
+    # ":" before its "@", and mailto:a@b or org:name@x has no path after its host.
+    authority, slash, _ = value.partition("/")
     user, at, host = authority.rpartition("@")
-    if at and ":" in user:
+    if slash and at and ":" in user and not any(c in authority for c in "?#"):
         return host + value[len(authority) :]
     return None
 

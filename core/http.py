@@ -68,7 +68,9 @@ def check_base_url(url: str) -> None:
         return
     if parsed.scheme == "http" and _is_loopback(parsed.host):
         return
-    raise ConfigError(f"base_url {url!r}: must be https:// (plain http only to loopback)")
+    # named by its scheme and host only: what else the string holds may be a secret
+    given = f"{parsed.scheme}://{parsed.host}" if parsed.scheme else "a URL with no scheme"
+    raise ConfigError(f"base_url {given!r}: must be https:// (plain http only to loopback)")
 
 
 def _is_loopback(host: str) -> bool:

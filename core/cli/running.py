@@ -117,9 +117,10 @@ def _shard(text: str | None, school: str | None, demo: bool) -> tuple[int, int] 
     if school is not None or demo:
         raise ConfigError("--shard takes a share of every school; not with --school or --demo")
     index, _, count = text.partition("/")
-    ascii_digits = all(part.isascii() and part.isdigit() for part in (index, count))
+    # at most 4 digits each: N is at most 1000, and int() of thousands of digits raises
+    ascii_digits = all(p.isascii() and p.isdigit() and len(p) <= 4 for p in (index, count))
     if not (ascii_digits and 1 <= int(index) <= int(count) <= 1000):
-        raise ConfigError(f"--shard {text!r}: give I/N with 1 <= I <= N, e.g. 1/2")
+        raise ConfigError(f"--shard {text!r}: give I/N with 1 <= I <= N <= 1000, e.g. 1/2")
     return int(index), int(count)
 
 

@@ -42,9 +42,9 @@ def database_url(url: str) -> URL:
 
 
 def shown(parsed: URL) -> str:
-    """The URL as messages may show it: its password masked, in the user part or in the
-    query (`?password=`, which libpq takes too)."""
-    secret = [k for k in parsed.query if k.lower() == "password"]
+    """The URL as messages may show it: its passwords masked, in the user part or in the
+    query (`?password=` and `?sslpassword=`, which libpq takes too)."""
+    secret = [k for k in parsed.query if "password" in k.lower()]
     text = parsed.difference_update_query(secret).render_as_string(hide_password=True)
     masked = "&".join(f"{k}=***" for k in secret)
     return f"{text}{'&' if '?' in text else '?'}{masked}" if secret else text

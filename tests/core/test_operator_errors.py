@@ -138,6 +138,11 @@ def test_a_postgres_url_is_taken_as_postgresql(mis_sync, pg_url):
             ["run", "oneroster"],
             "database postgresql+psycopg://postgres@127.0.0.1:1/x?PASSWORD=***:",
         ),
+        (
+            f"postgresql://postgres@127.0.0.1:1/x?sslmode=disable&sslpassword={PASSWORD}",
+            ["runs"],
+            "database postgresql+psycopg://postgres@127.0.0.1:1/x?sslmode=disable&sslpassword=***:",
+        ),
     ],
     ids=[
         "mysql",
@@ -151,6 +156,7 @@ def test_a_postgres_url_is_taken_as_postgresql(mis_sync, pg_url):
         "not-a-url",
         "password-in-query-read",
         "password-in-query-run",
+        "sslpassword-in-query",
     ],
 )
 def test_a_database_that_cannot_be_used_is_exit_2_in_one_line(mis_sync, database, args, message):

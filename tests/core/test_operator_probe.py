@@ -134,7 +134,20 @@ def test_an_email_address_in_an_option_is_not_taken_for_a_credential():
 
     assert without_credentials("data.manager@example.org") is None
     assert without_credentials("https://datashare.example.org/api") is None
-    assert without_credentials("sync:pw@datashare.example.org") == "datashare.example.org"
+    assert without_credentials("sync:pw@datashare.example.org/api") == "datashare.example.org/api"
+    for harmless in ("mailto:data.manager@example.org", "org:north@x", "h?x=u:p@y/z"):
+        assert without_credentials(harmless) is None, harmless
+
+
+@pytest.mark.parametrize("base_url", [f"h/api?x=u:{PASSWORD}@y", f"u:{PASSWORD}@h", "ftp:x"])
+def test_a_base_url_that_is_not_https_is_named_by_scheme_and_host_only(base_url):
+    """Whatever else such a string holds may be a secret: the message never shows it."""
+    from mis_sync.core.http import HttpClient
+
+    with pytest.raises(ConfigError) as refused:
+        HttpClient(base_url)
+    assert "must be https://" in str(refused.value)
+    assert PASSWORD not in str(refused.value)
 
 
 def test_the_http_client_applies_the_same_rule():

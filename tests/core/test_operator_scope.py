@@ -292,6 +292,7 @@ def test_shards_sync_every_school_exactly_once(tmp_path, db_url, mis_sync):
         (["--shard", "half"], "--shard 'half': give I/N with 1 <= I <= N"),
         (["--shard", "\u00b2/3"], "--shard '\u00b2/3': give I/N with 1 <= I <= N"),
         (["--shard", "\uff11/\uff12"], "--shard '\uff11/\uff12': give I/N with 1 <= I <= N"),
+        (["--shard", "1/" + "9" * 5000], "give I/N with 1 <= I <= N <= 1000, e.g. 1/2"),
         (["--shard", "3/3"], "--shard 3/3: no school is in this share of the oneroster schools"),
         (["--shard", "1/2", "--school", "north"], "not with --school or --demo"),
     ],
